@@ -1,0 +1,23 @@
+// Package clickwrap mints and verifies Ironclad Clickwrap REST API access
+// tokens, and reads and writes the Secrets Manager secret that holds them.
+//
+// The pieces, each usable alone:
+//
+//   - [Secret] is the JSON object stored as the SecretString: the API
+//     application's client_id and client_secret, the current access_token,
+//     optional endpoint overrides, and any other fields a user keeps there,
+//     which are carried over unchanged.
+//   - [Client.Mint] obtains a new token from the OAuth 2.0 token endpoint with
+//     the client-credentials grant (golang.org/x/oauth2/clientcredentials,
+//     client authentication auto-detected between HTTP Basic and body
+//     parameters).
+//   - [Client.Check] proves a token works with one cheap authenticated read,
+//     GET {api_url}/sites?per_page=1&no_count=true&lean=true.
+//   - [Client.NewPending] and [Client.Verify] join the two to the secret
+//     format; they are what the rotation package calls.
+//
+// Every call is bounded by its context, retries 429 (honouring Retry-After)
+// and 5xx or network failures with backoff while the deadline allows, reads
+// response bodies with a size limit, and speaks HTTPS only with verified
+// certificates. No error or log line carries a token or client secret.
+package clickwrap

@@ -1,0 +1,109 @@
+package clickwrap
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// StatusError is an HTTP answer from Clickwrap that was not a success. It
+// names the operation, the endpoint (never a query string with a credential:
+// none is ever put there) and the status, and never carries a response body.
+type StatusError struct {
+	// Op is "mint" (the token endpoint) or "verify" (the Bearer check).
+	Op         string
+	URL        string
+	StatusCode int
+	// Code is the OAuth 2.0 "error" parameter of a token endpoint answer,
+	// such as invalid_client; empty otherwise.
+	Code string
+	// RetryAfter is the server's Retry-After on a 429 or 503, zero otherwise.
+	RetryAfter time.Duration
+}
+
+func (e *StatusError) Error() string {
+	code := ""
+	if e.Code != "" {
+		code = ", " + e.Code
+	}
+	switch {
+	case e.Op == "mint" && (e.Code == "invalid_client" || e.Code == "unauthorized_client" || e.StatusCode == http.StatusUnauthorized):
+		return fmt.Sprintf("token endpoint %s rejected the client credentials (HTTP %d%s): check client_id and client_secret in the secret", e.URL, e.StatusCode, code)
+	case e.Op == "verify" && e.Permanent():
+		return fmt.Sprintf("Clickwrap rejected the token at %s (HTTP %d)", e.URL, e.StatusCode)
+	case e.StatusCode == http.StatusTooManyRequests:
+		return fmt.Sprintf("Clickwrap rate limit reached at %s (HTTP 429, Retry-After %s)", e.URL, e.RetryAfter)
+	case e.Op == "mint":
+		return fmt.Sprintf("token endpoint %s answered HTTP %d%s", e.URL, e.StatusCode, code)
+	default:
+		return fmt.Sprintf("Clickwrap answered HTTP %d at %s", e.StatusCode, e.URL)
+	}
+}
+
+// Permanent reports whether asking again with the same token can never
+// succeed: a 401 or 403 from the Bearer check. A rotation uses this to say
+// that the pending version must be abandoned rather than retried.
+func (e *StatusError) Permanent() bool {
+	return e.Op == "verify" && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden)
+}
+
+// attemptResult is what one try of a call reports to RetryPolicy.do.
+type attemptResult struct {
+	err   error
+	retry bool
+	after time.Duration // server-requested wait; zero means use backoff
+}
+
+func classifyStatus(se *StatusError, h http.Header) attemptResult {
+	switch {
+	case se.StatusCode == http.StatusTooManyRequests:
+		se.RetryAfter = parseRetryAfter(h.Get("Retry-After"), time.Now())
+		return attemptResult{err: se, retry: true, after: se.RetryAfter}
+	case se.StatusCode >= 500:
+		if se.StatusCode == http.StatusServiceUnavailable {
+			se.RetryAfter = parseRetryAfter(h.Get("Retry-After"), time.Now())
+		}
+		return attemptResult{err: se, retry: true, after: se.RetryAfter}
+	}
+	return attemptResult{err: se}
+}
+
+// parseRetryAfter reads a Retry-After value in seconds or as an HTTP date.
+// Zero means absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// classifyTransportError sorts a failure below HTTP: certificate problems are
+// final (retrying cannot make a certificate trusted), everything else on the
+// network is retried.
+func classifyTransportError(op, endpoint string, err error) attemptResult {
+	var unknownCA x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify) {
+		return attemptResult{err: fmt.Errorf("%s: the TLS certificate of %s is not trusted (%w): for a private CA add it with SSL_CERT_FILE; verification is never skipped", op, endpoint, err)}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return attemptResult{err: fmt.Errorf("%s: %s did not answer in time: %w", op, endpoint, err), retry: true}
+	}
+	return attemptResult{err: fmt.Errorf("%s: cannot reach %s: %w", op, endpoint, err), retry: true}
+}

@@ -1,0 +1,337 @@
+package clickwrap
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// Default endpoints, used when the secret does not override them.
+const (
+	DefaultTokenURL = "https://api.pactsafe.com/oauth/token"
+	DefaultAPIURL   = "https://api.pactsafe.com/v1.1"
+)
+
+// The secret's field names. They are part of the user-facing contract
+// documented in the README.
+const (
+	FieldClientID     = "client_id"
+	FieldClientSecret = "client_secret"
+	FieldAccessToken  = "access_token"
+	FieldTokenType    = "token_type"
+	FieldExpiresAt    = "expires_at"
+	FieldTokenURL     = "token_url"
+	FieldAPIURL       = "api_url"
+)
+
+// knownFields are the fields this package reads and writes, in the order a
+// new field is appended when the secret did not have it yet.
+var knownFields = []string{
+	FieldClientID, FieldClientSecret, FieldAccessToken, FieldTokenType,
+	FieldExpiresAt, FieldTokenURL, FieldAPIURL,
+}
+
+// Secret is the SecretString of a rotated secret: a JSON object.
+//
+// client_id and client_secret are required. access_token, token_type and
+// expires_at are written by rotation. token_url and api_url optionally
+// override the default endpoints. Every other key is kept with its JSON value
+// untouched, and keys keep their order, so a rotation never loses or reshapes
+// a field that a user put there.
+//
+// Secret redacts itself when formatted with fmt or logged with log/slog:
+// values show only as present or absent.
+type Secret struct {
+	ClientID     string
+	ClientSecret string
+	AccessToken  string
+	TokenType    string
+	// ExpiresAt is when AccessToken expires; zero when the token endpoint
+	// did not say (the field is then left out of the JSON).
+	ExpiresAt time.Time
+	// TokenURL and APIURL are empty unless the secret overrides them; see
+	// [Secret.TokenEndpoint] and [Secret.APIEndpoint].
+	TokenURL string
+	APIURL   string
+
+	order []string                   // every key of the parsed object, in order
+	extra map[string]json.RawMessage // keys this package does not know
+}
+
+// FieldError says which field of the secret is wrong and how. It never
+// carries the field's value.
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("secret field %q %s", e.Field, e.Problem)
+}
+
+// Permanent reports true: a secret version is immutable, so a malformed one
+// stays malformed however often it is read.
+func (e *FieldError) Permanent() bool { return true }
+
+// ErrNotObject is returned by [ParseSecret] for a SecretString that is not a
+// single JSON object. It too is permanent for the version that holds it.
+var ErrNotObject error = notObjectError{}
+
+type notObjectError struct{}
+
+func (notObjectError) Error() string {
+	return `secret value is not a JSON object: store {"client_id": "...", "client_secret": "..."} as the SecretString (key/value in the console)`
+}
+
+func (notObjectError) Permanent() bool { return true }
+
+// ParseSecret parses and checks a SecretString. The error names the field at
+// fault, never a value: a missing or empty client_id or client_secret, a
+// known field that is not a string, a duplicated key, an expires_at that is
+// not RFC 3339, or a token_url or api_url that is not an https:// URL.
+func ParseSecret(secretString string) (*Secret, error) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(secretString)))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, ErrNotObject
+	}
+	s := &Secret{extra: map[string]json.RawMessage{}}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, ErrNotObject
+		}
+		key := tok.(string) // inside an object the decoder only yields string keys
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, ErrNotObject
+		}
+		if seen[key] {
+			return nil, &FieldError{Field: key, Problem: "appears more than once: keep one"}
+		}
+		seen[key] = true
+		s.order = append(s.order, key)
+		if key == FieldExpiresAt {
+			if err := s.parseExpiresAt(raw); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if dst := s.knownField(key); dst != nil {
+			if err := decodeString(key, raw, dst); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		s.extra[key] = raw
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, ErrNotObject
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, ErrNotObject
+	}
+	if err := s.finishParse(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// knownField returns where a known string field is stored, nil for others
+// (expires_at included: it is a time, see parseExpiresAt).
+func (s *Secret) knownField(key string) *string {
+	switch key {
+	case FieldClientID:
+		return &s.ClientID
+	case FieldClientSecret:
+		return &s.ClientSecret
+	case FieldAccessToken:
+		return &s.AccessToken
+	case FieldTokenType:
+		return &s.TokenType
+	case FieldTokenURL:
+		return &s.TokenURL
+	case FieldAPIURL:
+		return &s.APIURL
+	}
+	return nil
+}
+
+func decodeString(key string, raw json.RawMessage, dst *string) error {
+	if string(raw) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return &FieldError{Field: key, Problem: "must be a JSON string"}
+	}
+	return nil
+}
+
+func (s *Secret) parseExpiresAt(raw json.RawMessage) error {
+	var text string
+	if err := decodeString(FieldExpiresAt, raw, &text); err != nil || text == "" {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339, text)
+	if err != nil {
+		return &FieldError{Field: FieldExpiresAt, Problem: "is not an RFC 3339 time such as 2026-01-02T15:04:05Z: fix it or remove it (rotation rewrites it)"}
+	}
+	s.ExpiresAt = t
+	return nil
+}
+
+func (s *Secret) finishParse() error {
+	if s.ClientID == "" {
+		return &FieldError{Field: FieldClientID, Problem: "is missing or empty: put the Clickwrap API application's client_id in the secret"}
+	}
+	if s.ClientSecret == "" {
+		return &FieldError{Field: FieldClientSecret, Problem: "is missing or empty: put the Clickwrap API application's client_secret in the secret"}
+	}
+	if err := checkHTTPS(FieldTokenURL, s.TokenURL); err != nil {
+		return err
+	}
+	if err := checkHTTPS(FieldAPIURL, s.APIURL); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkHTTPS refuses a URL that is not absolute https://host. An empty value
+// means "use the default" and passes.
+func checkHTTPS(field, raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return &FieldError{Field: field, Problem: "must be an https:// URL with a host and no user info: Clickwrap is reached over HTTPS only"}
+	}
+	return nil
+}
+
+// TokenEndpoint is the token URL to use: the override or [DefaultTokenURL].
+func (s *Secret) TokenEndpoint() string {
+	if s.TokenURL != "" {
+		return s.TokenURL
+	}
+	return DefaultTokenURL
+}
+
+// APIEndpoint is the REST API base URL to use: the override or [DefaultAPIURL].
+func (s *Secret) APIEndpoint() string {
+	if s.APIURL != "" {
+		return s.APIURL
+	}
+	return DefaultAPIURL
+}
+
+// WithToken returns a copy of s holding tok, with every other field kept.
+// expires_at follows the token: it is dropped when tok has no expiry.
+func (s *Secret) WithToken(tok Token) *Secret {
+	c := *s
+	c.order = append([]string(nil), s.order...)
+	c.AccessToken, c.TokenType, c.ExpiresAt = tok.AccessToken, tok.TokenType, tok.ExpiresAt
+	return &c
+}
+
+// MarshalJSON writes the secret as a JSON object: keys in their original
+// order, unknown keys with their original values, known keys that were not
+// there before appended, and empty known values left out.
+func (s *Secret) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('{')
+	written := map[string]bool{}
+	write := func(key string, value []byte) {
+		if buf.Len() > 1 {
+			buf.WriteByte(',')
+		}
+		k, _ := json.Marshal(key)
+		buf.Write(k)
+		buf.WriteByte(':')
+		buf.Write(value)
+	}
+	emit := func(key string) error {
+		if written[key] {
+			return nil
+		}
+		written[key] = true
+		if raw, ok := s.extra[key]; ok {
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, raw); err != nil {
+				return fmt.Errorf("secret field %q: %w", key, err)
+			}
+			write(key, compact.Bytes())
+			return nil
+		}
+		if v := s.knownValue(key); v != "" {
+			b, _ := json.Marshal(v)
+			write(key, b)
+		}
+		return nil
+	}
+	for _, key := range s.order {
+		if err := emit(key); err != nil {
+			return nil, err
+		}
+	}
+	for _, key := range knownFields {
+		if err := emit(key); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+func (s *Secret) knownValue(key string) string {
+	if key == FieldExpiresAt {
+		if s.ExpiresAt.IsZero() {
+			return ""
+		}
+		return s.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if p := s.knownField(key); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// Format prints the secret with every value redacted, whatever the verb, so
+// that a stray %v or %+v cannot leak a credential.
+func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, "clickwrap.Secret"+s.redacted()) }
+
+// LogValue redacts the secret in log/slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redacted()) }
+
+func (s *Secret) redacted() string {
+	exp := "absent"
+	if !s.ExpiresAt.IsZero() {
+		exp = s.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("{client_id:%s client_secret:%s access_token:%s expires_at:%s token_url:%s api_url:%s other_fields:%d}",
+		presence(s.ClientID), presence(s.ClientSecret), presence(s.AccessToken), exp,
+		s.TokenEndpoint(), s.APIEndpoint(), len(s.extra))
+}
+
+func presence(v string) string {
+	if v == "" {
+		return "absent"
+	}
+	return "present"
+}
+
+// Fingerprint returns the first 8 hex digits of the SHA-256 of a token: enough
+// to tell two tokens apart in a report, far too little to recover either.
+func Fingerprint(token string) string {
+	if token == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:4])
+}
