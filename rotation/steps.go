@@ -1,0 +1,254 @@
+package rotation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// description is what check learned from DescribeSecret.
+type description struct {
+	arn            string
+	alreadyCurrent bool
+	currentVersion string // the version holding AWSCURRENT, "" if none
+}
+
+// check runs the checks every step starts with, in the order of the AWS
+// rotation template: rotation enabled; the version known to the secret; the
+// version already AWSCURRENT (a finished rotation: every step is a no-op);
+// the version AWSPENDING.
+func (r *Rotator) check(ctx context.Context, ev Event) (description, error) {
+	out, err := r.secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ev.SecretID)})
+	if err != nil {
+		return description{}, fmt.Errorf("describing the secret: %w", err)
+	}
+	d := description{arn: aws.ToString(out.ARN)}
+	if d.arn == "" {
+		d.arn = ev.SecretID
+	}
+	for id, stages := range out.VersionIdsToStages {
+		if slices.Contains(stages, StageCurrent) {
+			d.currentVersion = id
+		}
+	}
+	if !aws.ToBool(out.RotationEnabled) {
+		return d, errors.New("secret is not enabled for rotation: turn rotation on for it (RotateSecret or the console) so that Secrets Manager invokes this function")
+	}
+	stages, ok := out.VersionIdsToStages[ev.ClientRequestToken]
+	if !ok {
+		return d, errors.New("version has no stage for rotation: the secret has no such version. Start rotation with RotateSecret (or \"Rotate secret immediately\" in the console); a hand-made test event cannot create the pending version")
+	}
+	if slices.Contains(stages, StageCurrent) {
+		d.alreadyCurrent = true
+		return d, nil
+	}
+	if !slices.Contains(stages, StagePending) {
+		return d, fmt.Errorf("version is not AWSPENDING (its stages: %s): only the version RotateSecret created can be rotated to; start rotation with RotateSecret (a console test event must name that pending version)", strings.Join(stages, ", "))
+	}
+	return d, nil
+}
+
+// createSecret makes the pending version.
+//
+// Cases:
+//   - the pending version already has a value (a retried rotation, or a
+//     concurrent invocation that got there first): nothing is minted;
+//   - AWSCURRENT is missing, or is not a usable SecretString: error, nothing
+//     minted, nothing written;
+//   - PutSecretValue answers ResourceExistsException: another invocation
+//     stored a different value for this version between our read and our
+//     write; its value stands, ours is discarded (and logged as such).
+func (r *Rotator) createSecret(ctx context.Context, ev Event) (string, error) {
+	cur, err := r.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:     aws.String(ev.SecretID),
+		VersionStage: aws.String(StageCurrent),
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading AWSCURRENT: %w", err)
+	}
+	if cur.SecretString == nil {
+		return "", errors.New("AWSCURRENT has no SecretString (binary secrets are not supported): store the JSON object as the secret's SecretString")
+	}
+	has, err := r.pendingHasValue(ctx, ev.SecretID, ev.ClientRequestToken)
+	if err != nil {
+		return "", err
+	}
+	if has {
+		return "nothing to do: the pending version already has a value", nil
+	}
+	pending, err := r.credentials.NewPending(ctx, *cur.SecretString)
+	if err != nil {
+		return "", fmt.Errorf("making the pending credential from AWSCURRENT: %w", err)
+	}
+	in := &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(ev.SecretID),
+		ClientRequestToken: aws.String(ev.ClientRequestToken),
+		SecretString:       aws.String(pending),
+		VersionStages:      []string{StagePending},
+	}
+	if ev.RotationToken != "" {
+		in.RotationToken = aws.String(ev.RotationToken)
+	}
+	_, err = r.secrets.PutSecretValue(ctx, in)
+	var exists *types.ResourceExistsException
+	if errors.As(err, &exists) {
+		// A concurrent invocation won the race: use its value if it is there.
+		has, rerr := r.pendingHasValue(ctx, ev.SecretID, ev.ClientRequestToken)
+		if rerr == nil && has {
+			r.log.Warn("another invocation stored the pending value first; the credential minted here was discarded",
+				"secret", ev.SecretID, "version", ev.ClientRequestToken)
+			return "pending value stored by a concurrent invocation", nil
+		}
+		return "", fmt.Errorf("storing the pending version: %w", err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("storing the pending version: %w", err)
+	}
+	return "pending version stored", nil
+}
+
+// pendingHasValue reports whether the pending version already has a value:
+// GetSecretValue by VersionId and AWSPENDING answers ResourceNotFoundException
+// while it has none.
+func (r *Rotator) pendingHasValue(ctx context.Context, secretID, version string) (bool, error) {
+	_, err := r.getPending(ctx, secretID, version)
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (r *Rotator) getPending(ctx context.Context, secretID, version string) (*secretsmanager.GetSecretValueOutput, error) {
+	out, err := r.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:     aws.String(secretID),
+		VersionId:    aws.String(version),
+		VersionStage: aws.String(StagePending),
+	})
+	if err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("reading the AWSPENDING version: %w", err)
+	}
+	return out, nil
+}
+
+// setSecret has nothing to apply for a minted credential: the service made it
+// live when it issued it. The checks have run; the step is logged.
+func (r *Rotator) setSecret() (string, error) {
+	return "nothing to apply: the credential is live once minted", nil
+}
+
+// testSecret proves the pending credential works. A failure that can never
+// pass for this version (the service rejects the credential, or the value is
+// malformed) says so and names the fix: versions are immutable, so the
+// pending version must be abandoned.
+func (r *Rotator) testSecret(ctx context.Context, arn, version string) (string, error) {
+	if err := r.verifyPending(ctx, arn, version); err != nil {
+		return "", err
+	}
+	return "pending credential verified", nil
+}
+
+func (r *Rotator) verifyPending(ctx context.Context, arn, version string) error {
+	out, err := r.getPending(ctx, arn, version)
+	var nf *types.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return errors.New("the AWSPENDING version has no value yet: createSecret has not stored it; let Secrets Manager retry the rotation (it runs createSecret first)")
+	}
+	if err != nil {
+		return err
+	}
+	if out.SecretString == nil {
+		return r.abandon(arn, version, errors.New("the AWSPENDING version has no SecretString"))
+	}
+	if err := r.credentials.Verify(ctx, *out.SecretString); err != nil {
+		var p interface{ Permanent() bool }
+		if errors.As(err, &p) && p.Permanent() {
+			return r.abandon(arn, version, err)
+		}
+		return fmt.Errorf("verifying the pending credential: %w", err)
+	}
+	r.verified.add(arn, version)
+	return nil
+}
+
+// abandon wraps an error that no retry of this version can cure.
+func (r *Rotator) abandon(arn, version string, err error) error {
+	return fmt.Errorf("%w. This version can never pass (secret versions are immutable): remove AWSPENDING from it with "+
+		"`aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s`, "+
+		"fix the cause, then rotate again", err, arn, version)
+}
+
+// finishSecret promotes the pending version with one UpdateSecretVersionStage
+// call; Secrets Manager moves AWSPREVIOUS itself and removes AWSPENDING after
+// the step succeeds.
+//
+// Nothing is promoted that testSecret has not passed: when this process did
+// not verify the version itself (testSecret ran in another Lambda container,
+// or the event was not sent by a rotation), it verifies it again first.
+func (r *Rotator) finishSecret(ctx context.Context, d description, version string) (string, error) {
+	if !r.verified.has(d.arn, version) {
+		if err := r.verifyPending(ctx, d.arn, version); err != nil {
+			return "", fmt.Errorf("not promoting an unverified version: %w", err)
+		}
+	}
+	in := &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:        aws.String(d.arn),
+		VersionStage:    aws.String(StageCurrent),
+		MoveToVersionId: aws.String(version),
+	}
+	if d.currentVersion != "" {
+		in.RemoveFromVersionId = aws.String(d.currentVersion)
+	}
+	if _, err := r.secrets.UpdateSecretVersionStage(ctx, in); err != nil {
+		return "", fmt.Errorf("moving AWSCURRENT to this version: %w", err)
+	}
+	r.verified.remove(d.arn, version)
+	return fmt.Sprintf("AWSCURRENT moved from version %s", d.currentVersion), nil
+}
+
+// verifiedVersions remembers, per process, which pending versions passed
+// testSecret, so that finishSecret in the same warm container need not call
+// the service again. It is bounded: the oldest entries go first.
+type verifiedVersions struct {
+	mu    sync.Mutex
+	limit int
+	keys  []string
+}
+
+func newVerifiedVersions(limit int) *verifiedVersions { return &verifiedVersions{limit: limit} }
+
+func (v *verifiedVersions) add(arn, version string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	k := arn + "\x00" + version
+	if slices.Contains(v.keys, k) {
+		return
+	}
+	if len(v.keys) >= v.limit {
+		v.keys = v.keys[1:]
+	}
+	v.keys = append(v.keys, k)
+}
+
+func (v *verifiedVersions) has(arn, version string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Contains(v.keys, arn+"\x00"+version)
+}
+
+func (v *verifiedVersions) remove(arn, version string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.keys = slices.DeleteFunc(v.keys, func(k string) bool { return k == arn+"\x00"+version })
+}
