@@ -1,0 +1,669 @@
+package rotation_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
+)
+
+const (
+	clientID     = "api-app-1"
+	clientSecret = "client-secret-7f3a9c1e5b"
+	lambdaARN    = "arn:aws:lambda:us-east-1:123456789012:function:clickwrap-rotator"
+)
+
+// world is one test's Secrets Manager emulator, Clickwrap sandbox and
+// rotator, with everything the rotator logged and every error it returned.
+type world struct {
+	t       *testing.T
+	sm      *secretsmanagertest.Server
+	cw      *clickwraptest.Server
+	rot     *rotation.Rotator
+	arn     string
+	logs    *syncBuffer
+	mu      sync.Mutex
+	errs    []error
+	rtokens []string // RotationTokens seen in events
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newWorld starts the stand-ins and stores a secret holding the sandbox's
+// client credentials, its endpoints, and fields of the user's own.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{t: t, logs: &syncBuffer{}}
+	w.cw = clickwraptest.NewServer()
+	t.Cleanup(w.cw.Close)
+	w.cw.AddClient(clientID, clientSecret)
+	w.sm = secretsmanagertest.New(secretsmanagertest.Options{Sync: true})
+	t.Cleanup(w.sm.Close)
+	logger := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w.rot = rotation.New(w.sm.Client(), clickwrap.NewClient(w.cw.Client()), logger)
+	w.sm.SetInvoker(w.handle)
+	w.arn = w.sm.CreateSecret("clickwrap/api-token", w.secretJSON(nil))
+	return w
+}
+
+// handle is the Invoker: the rotator's Lambda handler, recording errors and
+// RotationTokens for the leak check.
+func (w *world) handle(ctx context.Context, ev rotation.Event) error {
+	err := w.rot.Handle(ctx, ev)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ev.RotationToken != "" {
+		w.rtokens = append(w.rtokens, ev.RotationToken)
+	}
+	if err != nil {
+		w.errs = append(w.errs, err)
+	}
+	return err
+}
+
+func (w *world) secretJSON(override map[string]any) string {
+	m := map[string]any{
+		"client_id":     clientID,
+		"client_secret": clientSecret,
+		"token_url":     w.cw.TokenURL(),
+		"api_url":       w.cw.APIURL(),
+		"team":          "payments",
+		"limits":        map[string]any{"rps": 5, "tags": []any{"a", 1.5, nil}},
+	}
+	maps.Copy(m, override)
+	for k, v := range m {
+		if v == nil {
+			delete(m, k)
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// rotate starts a rotation with RotateSecret, as the schedule or the console
+// does, and returns the new version id and the rotation's error.
+func (w *world) rotate() (string, error) {
+	w.t.Helper()
+	ctx := context.Background()
+	out, err := w.sm.Client().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(w.arn),
+		RotationLambdaARN: aws.String(lambdaARN),
+		RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := w.sm.Wait(ctx); err != nil {
+		w.t.Fatal(err)
+	}
+	rs := w.sm.Rotations(w.arn)
+	last := rs[len(rs)-1]
+	return aws.ToString(out.VersionId), last.Err
+}
+
+func (w *world) current() (string, map[string]any) {
+	w.t.Helper()
+	for id, stages := range w.sm.Stages(w.arn) {
+		if slices.Contains(stages, "AWSCURRENT") {
+			v, _ := w.sm.Value(w.arn, id)
+			var m map[string]any
+			if err := json.Unmarshal([]byte(v), &m); err != nil {
+				w.t.Fatal(err)
+			}
+			return id, m
+		}
+	}
+	w.t.Fatal("no AWSCURRENT version")
+	return "", nil
+}
+
+// assertNoLeak checks that no secret value reached a log line or an error.
+func (w *world) assertNoLeak() {
+	w.t.Helper()
+	values := []string{clientSecret}
+	for id := range w.sm.Stages(w.arn) {
+		if v, ok := w.sm.Value(w.arn, id); ok {
+			var m map[string]any
+			_ = json.Unmarshal([]byte(v), &m)
+			if tok, _ := m["access_token"].(string); tok != "" {
+				values = append(values, tok)
+			}
+		}
+	}
+	w.mu.Lock()
+	values = append(values, w.rtokens...)
+	var out strings.Builder
+	for _, err := range w.errs {
+		out.WriteString(err.Error() + "\n")
+	}
+	w.mu.Unlock()
+	for _, r := range w.sm.Rotations(w.arn) {
+		if r.Err != nil {
+			out.WriteString(r.Err.Error() + "\n")
+		}
+	}
+	out.WriteString(w.logs.String())
+	for _, v := range values {
+		if strings.Contains(out.String(), v) {
+			w.t.Errorf("a secret value occurs in the logs or errors")
+		}
+	}
+}
+
+func stagesEqual(got map[string][]string, want map[string][]string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for id, s := range want {
+		g := slices.Clone(got[id])
+		slices.Sort(g)
+		s = slices.Clone(s)
+		slices.Sort(s)
+		if !slices.Equal(g, s) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestRotationEndToEndInProcess(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	firstID, _ := w.current()
+
+	w.sm.ResetCalls()
+	w.cw.ResetStats()
+	v1, err := w.rotate()
+	if err != nil {
+		t.Fatalf("first rotation: %v", err)
+	}
+	if want := map[string][]string{firstID: {"AWSPREVIOUS"}, v1: {"AWSCURRENT"}}; !stagesEqual(w.sm.Stages(w.arn), want) {
+		t.Fatalf("stages after the first rotation: %v, want %v", w.sm.Stages(w.arn), want)
+	}
+	id, cur := w.current()
+	tok1, _ := cur["access_token"].(string)
+	if id != v1 || !w.cw.Valid(tok1) || cur["token_type"] != "Bearer" {
+		t.Fatalf("AWSCURRENT does not hold a token the sandbox accepts (token_type %v)", cur["token_type"])
+	}
+	if _, ok := cur["expires_at"]; ok {
+		t.Error("expires_at written although the token endpoint sent no expires_in")
+	}
+	if cur["team"] != "payments" || cur["client_secret"] != clientSecret || cur["api_url"] != w.cw.APIURL() {
+		t.Errorf("fields not carried over: team=%v api_url=%v", cur["team"], cur["api_url"])
+	}
+	if lim, _ := json.Marshal(cur["limits"]); string(lim) != `{"rps":5,"tags":["a",1.5,null]}` {
+		t.Errorf("nested field changed: %s", lim)
+	}
+
+	// The deterministic cost of one rotation (rotation/doc.go, the README).
+	wantCalls := map[string]int{"RotateSecret": 1, "DescribeSecret": 4, "GetSecretValue": 3, "PutSecretValue": 1, "UpdateSecretVersionStage": 1}
+	if got := w.sm.Calls(); !maps.Equal(got, wantCalls) {
+		t.Errorf("Secrets Manager calls = %v, want %v", got, wantCalls)
+	}
+	if st := w.cw.Stats(); st.TokenRequests != 1 || st.Minted != 1 || st.APIRequests != 1 {
+		t.Errorf("Clickwrap requests = %+v, want 1 mint and 1 verify", st)
+	}
+
+	// A second rotation after the first.
+	w.cw.SetExpiresIn(time.Hour)
+	v2, err := w.rotate()
+	if err != nil {
+		t.Fatalf("second rotation: %v", err)
+	}
+	// The first version has no label left: DescribeSecret no longer lists it.
+	if want := map[string][]string{v1: {"AWSPREVIOUS"}, v2: {"AWSCURRENT"}}; !stagesEqual(w.sm.Stages(w.arn), want) {
+		t.Fatalf("stages after the second rotation: %v, want %v", w.sm.Stages(w.arn), want)
+	}
+	_, cur = w.current()
+	tok2, _ := cur["access_token"].(string)
+	if tok2 == tok1 || !w.cw.Valid(tok2) {
+		t.Error("second rotation did not store a new valid token")
+	}
+	exp, err := time.Parse(time.RFC3339, cur["expires_at"].(string))
+	if err != nil || time.Until(exp) < 50*time.Minute || time.Until(exp) > 61*time.Minute {
+		t.Errorf("expires_at = %v (%v), want about an hour from now", cur["expires_at"], err)
+	}
+	w.assertNoLeak()
+}
+
+// TestEveryStepTwice runs each step twice in a row, as retries do: the
+// second run must succeed and change nothing.
+func TestEveryStepTwice(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+		if err := w.handle(ctx, ev); err != nil {
+			return err
+		}
+		return w.handle(ctx, ev)
+	})
+	firstID, _ := w.current()
+	v, err := w.rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string][]string{firstID: {"AWSPREVIOUS"}, v: {"AWSCURRENT"}}; !stagesEqual(w.sm.Stages(w.arn), want) {
+		t.Fatalf("stages: %v", w.sm.Stages(w.arn))
+	}
+	if st := w.cw.Stats(); st.Minted != 1 {
+		t.Errorf("minted %d tokens, want 1: a repeated createSecret must not mint again", st.Minted)
+	}
+	if n := w.sm.Calls()["UpdateSecretVersionStage"]; n != 1 {
+		t.Errorf("UpdateSecretVersionStage called %d times, want 1", n)
+	}
+	w.assertNoLeak()
+}
+
+// TestConcurrentCreateSecret runs two createSecret invocations for one
+// version at once: one stored value wins and both succeed.
+func TestConcurrentCreateSecret(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+		if ev.Step != string(rotation.CreateSecret) {
+			return w.handle(ctx, ev)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range errs {
+			wg.Go(func() { errs[i] = w.handle(ctx, ev) })
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	})
+	v, err := w.rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, cur := w.current()
+	if stored, _ := w.sm.Value(w.arn, v); !strings.Contains(stored, cur["access_token"].(string)) || !w.cw.Valid(cur["access_token"].(string)) {
+		t.Error("the promoted token is not the stored pending one")
+	}
+	if st := w.cw.Stats(); st.Minted > 2 {
+		t.Errorf("minted %d tokens for two invocations", st.Minted)
+	}
+	w.assertNoLeak()
+}
+
+// racingPut makes the race of two createSecret invocations deterministic: just
+// before our PutSecretValue reaches the emulator, "another invocation" stores
+// a different value for the same version.
+type racingPut struct {
+	rotation.SecretsManager
+	winner string
+}
+
+func (r racingPut) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	other := *in
+	other.SecretString = aws.String(r.winner)
+	if _, err := r.SecretsManager.PutSecretValue(ctx, &other, opts...); err != nil {
+		return nil, err
+	}
+	return r.SecretsManager.PutSecretValue(ctx, in, opts...)
+}
+
+func TestCreateSecretLosesTheRace(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	winner := w.secretJSON(map[string]any{"access_token": "winner-token", "token_type": "Bearer"})
+	rot := rotation.New(racingPut{SecretsManager: w.sm.Client(), winner: winner}, clickwrap.NewClient(w.cw.Client()), slog.New(slog.NewJSONHandler(w.logs, nil)))
+	var createErr error
+	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+		if ev.Step == string(rotation.CreateSecret) {
+			createErr = rot.Handle(ctx, ev)
+			return errors.New("stop after createSecret")
+		}
+		return nil
+	})
+	v, _ := w.rotate()
+	if createErr != nil {
+		t.Fatalf("createSecret after losing the race: %v", createErr)
+	}
+	if got, _ := w.sm.Value(w.arn, v); got != winner {
+		t.Error("the winner's pending value was replaced")
+	}
+	if !strings.Contains(w.logs.String(), "discarded") {
+		t.Error("the discarded credential was not logged")
+	}
+}
+
+// TestFailedTestSecretLeavesCurrent: a pending token that Clickwrap rejects
+// never reaches AWSCURRENT, the error says the version is lost and how to
+// clear it, and after clearing it the next rotation succeeds.
+func TestFailedTestSecretLeavesCurrent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	firstID, first := w.current()
+	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+		if ev.Step == string(rotation.TestSecret) {
+			v, _ := w.sm.Value(w.arn, ev.ClientRequestToken)
+			var m map[string]string
+			_ = json.Unmarshal([]byte(v), &m)
+			w.cw.Revoke(m["access_token"])
+		}
+		return w.handle(ctx, ev)
+	})
+	v, err := w.rotate()
+	if err == nil {
+		t.Fatal("rotation with a rejected token succeeded")
+	}
+	for _, want := range []string{"testSecret", v, "HTTP 401", "can never pass", "--remove-from-version-id " + v} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if want := map[string][]string{firstID: {"AWSCURRENT"}, v: {"AWSPENDING"}}; !stagesEqual(w.sm.Stages(w.arn), want) {
+		t.Fatalf("stages after a failed testSecret: %v", w.sm.Stages(w.arn))
+	}
+	if id, cur := w.current(); id != firstID || !reflect.DeepEqual(cur, first) {
+		t.Error("AWSCURRENT changed")
+	}
+
+	// The stuck state users hit, then the documented fix.
+	var incomplete *types.InvalidRequestException
+	if _, err := w.rotate(); !errors.As(err, &incomplete) {
+		t.Fatalf("RotateSecret while stuck: %v, want InvalidRequestException", err)
+	}
+	if _, err := w.sm.Client().UpdateSecretVersionStage(context.Background(), &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(w.arn), VersionStage: aws.String("AWSPENDING"), RemoveFromVersionId: aws.String(v),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.sm.SetInvoker(w.handle)
+	v2, err := w.rotate()
+	if err != nil {
+		t.Fatalf("rotation after clearing AWSPENDING: %v", err)
+	}
+	if id, _ := w.current(); id != v2 {
+		t.Error("the new rotation was not promoted")
+	}
+	w.assertNoLeak()
+}
+
+// TestTransientTestSecretFailureIsRetried: 5xx on every try fails the
+// rotation without touching AWSCURRENT; the service's retry then succeeds
+// without minting again.
+func TestTransientTestSecretFailureIsRetried(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	firstID, _ := w.current()
+	w.cw.FailNext(clickwraptest.EndpointAPI, 100, 503)
+	v, err := w.rotate()
+	if err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("rotation error = %v, want one naming HTTP 503", err)
+	}
+	if strings.Contains(err.Error(), "can never pass") {
+		t.Error("a 503 was reported as permanent")
+	}
+	if id, _ := w.current(); id != firstID {
+		t.Fatal("AWSCURRENT moved after a failed testSecret")
+	}
+	w.cw.FailNext(clickwraptest.EndpointAPI, 0, 503)
+	if err := w.sm.RetryRotation(context.Background(), w.arn); err != nil {
+		t.Fatalf("retried rotation: %v", err)
+	}
+	if id, _ := w.current(); id != v {
+		t.Error("retried rotation did not promote the pending version")
+	}
+	if st := w.cw.Stats(); st.Minted != 1 {
+		t.Errorf("minted %d tokens, want 1 across the retry", st.Minted)
+	}
+	w.assertNoLeak()
+}
+
+func TestRateLimitedThenSuccess(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.cw.RateLimitNext(clickwraptest.EndpointAPI, 1, time.Second)
+	start := time.Now()
+	if _, err := w.rotate(); err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) < time.Second {
+		t.Error("Retry-After was not honoured")
+	}
+	if st := w.cw.Stats(); st.APIRequests != 2 {
+		t.Errorf("API requests = %d, want 2 (429, then success)", st.APIRequests)
+	}
+}
+
+// TestDeadlineMidCall: a token endpoint slower than the invocation's time
+// makes createSecret return an error, promptly, and store nothing.
+func TestDeadlineMidCall(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.cw.SetDelay(clickwraptest.EndpointToken, time.Minute)
+	var stepErr error
+	var took time.Duration
+	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		stepErr = w.handle(ctx, ev)
+		took = time.Since(start)
+		return stepErr
+	})
+	v, _ := w.rotate()
+	if stepErr == nil || !errors.Is(stepErr, context.DeadlineExceeded) {
+		t.Fatalf("createSecret error = %v, want a deadline error", stepErr)
+	}
+	if took > 2*time.Second {
+		t.Errorf("createSecret returned after %v, past the invocation deadline", took)
+	}
+	if _, ok := w.sm.Value(w.arn, v); ok {
+		t.Error("a pending value was stored")
+	}
+	if n := w.sm.Calls()["PutSecretValue"]; n != 0 {
+		t.Errorf("PutSecretValue called %d times", n)
+	}
+}
+
+// TestFinishSecretVerifiesWhatItDidNotTest: a finishSecret that reaches a
+// container which did not run testSecret verifies first, and refuses to
+// promote a token Clickwrap rejects.
+func TestFinishSecretVerifiesWhatItDidNotTest(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	firstID, _ := w.current()
+	other := rotation.New(w.sm.Client(), clickwrap.NewClient(w.cw.Client()), slog.New(slog.NewJSONHandler(w.logs, nil)))
+	var finishErr error
+	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+		switch ev.Step {
+		case string(rotation.TestSecret):
+			return nil // skipped: pretend it ran elsewhere
+		case string(rotation.FinishSecret):
+			v, _ := w.sm.Value(w.arn, ev.ClientRequestToken)
+			var m map[string]string
+			_ = json.Unmarshal([]byte(v), &m)
+			w.cw.Revoke(m["access_token"])
+			finishErr = other.Handle(ctx, ev)
+			return finishErr
+		}
+		return w.handle(ctx, ev)
+	})
+	_, _ = w.rotate()
+	if finishErr == nil || !strings.Contains(finishErr.Error(), "not promoting an unverified version") {
+		t.Fatalf("finishSecret error = %v", finishErr)
+	}
+	if id, _ := w.current(); id != firstID {
+		t.Error("an unverified version was promoted")
+	}
+}
+
+// TestBadInputChangesNothing: every kind of bad input is refused with an
+// error that names what is wrong, and leaves the secret as it was.
+func TestBadInputChangesNothing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup func(w *world) rotation.Event // returns the event to send
+		want  []string
+	}{
+		{"unknown step", func(w *world) rotation.Event { return w.pendingEvent("deleteSecret") }, []string{`unknown "Step"`, "deleteSecret"}},
+		{"empty step", func(w *world) rotation.Event { return w.pendingEvent("") }, []string{`no "Step"`, "RotateSecret"}},
+		{"no SecretId", func(w *world) rotation.Event {
+			ev := w.pendingEvent("createSecret")
+			ev.SecretID = ""
+			return ev
+		}, []string{`no "SecretId"`}},
+		{"no ClientRequestToken", func(w *world) rotation.Event {
+			ev := w.pendingEvent("createSecret")
+			ev.ClientRequestToken = ""
+			return ev
+		}, []string{`no "ClientRequestToken"`}},
+		{"console test event", func(w *world) rotation.Event {
+			ev := w.pendingEvent("createSecret")
+			ev.ClientRequestToken = "made-up-by-hand"
+			return ev
+		}, []string{"no stage for rotation", "RotateSecret", "test event"}},
+		{"version not pending", func(w *world) rotation.Event {
+			previous, _ := w.current()
+			if _, err := w.rotate(); err != nil {
+				w.t.Fatal(err)
+			}
+			return rotation.Event{Step: "createSecret", SecretID: w.arn, ClientRequestToken: previous}
+		}, []string{"not AWSPENDING", "AWSPREVIOUS", "RotateSecret"}},
+		{"rotation not enabled", func(w *world) rotation.Event {
+			return rotation.Event{Step: "createSecret", SecretID: w.sm.CreateSecret("not-rotated", w.secretJSON(nil)), ClientRequestToken: "v"}
+		}, []string{"not enabled for rotation"}},
+		{"secret not a JSON object", func(w *world) rotation.Event { return w.pendingWithCurrent(`["client_id"]`) }, []string{"not a JSON object"}},
+		{"missing client_secret", func(w *world) rotation.Event {
+			return w.pendingWithCurrent(w.secretJSON(map[string]any{"client_secret": nil}))
+		}, []string{`"client_secret"`, "missing"}},
+		{"http token_url", func(w *world) rotation.Event {
+			return w.pendingWithCurrent(w.secretJSON(map[string]any{"token_url": "http://127.0.0.1:1/oauth/token"}))
+		}, []string{`"token_url"`, "https://"}},
+		{"bad client credentials", func(w *world) rotation.Event {
+			return w.pendingWithCurrent(w.secretJSON(map[string]any{"client_secret": "wrong-secret-value"}))
+		}, []string{"invalid_client", "check client_id and client_secret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			ev := tt.setup(w)
+			secretID := ev.SecretID
+			if secretID == "" {
+				secretID = w.arn
+			}
+			before := w.sm.Stages(secretID)
+			w.sm.ResetCalls()
+			w.cw.ResetStats()
+			err := w.handle(context.Background(), ev)
+			if err == nil {
+				t.Fatal("bad input accepted")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+			if after := w.sm.Stages(secretID); !stagesEqual(after, before) {
+				t.Errorf("stages changed: %v -> %v", before, after)
+			}
+			if _, ok := w.sm.Value(secretID, ev.ClientRequestToken); ok && ev.ClientRequestToken != "" {
+				if _, had := before[ev.ClientRequestToken]; !had {
+					t.Error("a version was written")
+				}
+			}
+			calls := w.sm.Calls()
+			if calls["PutSecretValue"]+calls["UpdateSecretVersionStage"] != 0 {
+				t.Errorf("write calls made: %v", calls)
+			}
+			if st := w.cw.Stats(); st.Minted != 0 {
+				t.Errorf("minted %d tokens", st.Minted)
+			}
+			w.assertNoLeak()
+		})
+	}
+}
+
+// pendingEvent starts a rotation whose Lambda does nothing, leaving a
+// value-less AWSPENDING version, and returns an event for it.
+func (w *world) pendingEvent(step string) rotation.Event {
+	w.t.Helper()
+	var ev rotation.Event
+	w.sm.SetInvoker(func(_ context.Context, e rotation.Event) error {
+		ev = e
+		return errors.New("stop")
+	})
+	_, _ = w.rotate()
+	w.sm.SetInvoker(w.handle)
+	ev.Step = step
+	return ev
+}
+
+// pendingWithCurrent makes value the AWSCURRENT SecretString, then returns a
+// createSecret event for a fresh pending version.
+func (w *world) pendingWithCurrent(value string) rotation.Event {
+	w.t.Helper()
+	if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(w.arn), SecretString: aws.String(value),
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+	return w.pendingEvent("createSecret")
+}
+
+// TestStepLogLines: one JSON line per step outcome with the secret, step,
+// version and duration.
+func TestStepLogLines(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	v, err := w.rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for line := range strings.Lines(w.logs.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %v", err)
+		}
+		if rec["msg"] != "rotation step finished" {
+			continue
+		}
+		if rec["secret"] != w.arn || rec["version"] != v || rec["duration_ms"] == nil || rec["outcome"] == nil {
+			t.Errorf("log line lacks a field: %v", rec)
+		}
+		steps = append(steps, rec["step"].(string))
+	}
+	if want := []string{"createSecret", "setSecret", "testSecret", "finishSecret"}; !slices.Equal(steps, want) {
+		t.Errorf("logged steps %v, want %v", steps, want)
+	}
+}
