@@ -83,9 +83,11 @@ func TestMintErrors(t *testing.T) {
 			want:  []string{"invalid_client", "check client_id and client_secret"},
 		},
 		{
-			name:  "5xx on every try",
-			setup: func(srv *clickwraptest.Server, _ *clickwrap.Secret) { srv.FailNext(clickwraptest.EndpointToken, 100, 502) },
-			want:  []string{"HTTP 502", "gave up after 4 tries"},
+			name: "5xx on every try",
+			setup: func(srv *clickwraptest.Server, _ *clickwrap.Secret) {
+				srv.FailNext(clickwraptest.EndpointToken, 100, 502)
+			},
+			want: []string{"HTTP 502", "gave up after 4 tries"},
 		},
 		{
 			name: "Retry-After longer than the deadline",
