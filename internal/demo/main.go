@@ -1,0 +1,157 @@
+// Command demo runs one full rotation, then a second, on the local stand-ins:
+// the real bootstrap under the AWS Lambda Runtime Interface Emulator, the
+// Secrets Manager emulator (which invokes it for RotateSecret) and the
+// Clickwrap sandbox. It prints each step and the final version stages.
+// `make demo` runs it; it needs nothing but Go.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
+)
+
+func main() {
+	if err := run(context.Background(), os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, out io.Writer) error {
+	dir, err := os.MkdirTemp("", "clickwrap-rotator-demo-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	fmt.Fprintln(out, "Building the bootstrap and starting the stand-ins (the first run compiles the Lambda runtime emulator: about a minute)...")
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	st, err := localrun.Start(ctx, localrun.Options{Dir: dir, Output: stepLines(out)})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintf(out, "  Clickwrap sandbox        %s (its CA given to the function as SSL_CERT_FILE)\n", st.Sandbox.URL)
+	fmt.Fprintf(out, "  Secrets Manager emulator %s (AWS_ENDPOINT_URL_SECRETS_MANAGER)\n", st.Secrets.URL())
+	fmt.Fprintf(out, "  Lambda runtime emulator  %s\n\n", st.Function.InvokeURL())
+
+	// Demo credentials for the sandbox only.
+	const clientID, clientSecret = "demo-api-app", "demo-client-secret"
+	st.Sandbox.AddClient(clientID, clientSecret)
+	initial := fmt.Sprintf(`{"client_id":%q,"client_secret":%q,"token_url":%q,"api_url":%q,"owner":"platform-team"}`,
+		clientID, clientSecret, st.Sandbox.TokenURL(), st.Sandbox.APIURL())
+	arn := st.Secrets.CreateSecret("clickwrap/api-token", initial)
+	fmt.Fprintf(out, "Created %s holding client_id and client_secret only.\n", arn)
+	printStages(out, st, arn)
+
+	sm := st.Secrets.Client()
+	for i := 1; i <= 2; i++ {
+		fmt.Fprintf(out, "\nRotation %d: RotateSecret (schedule rate(30 days), window 3h); the function logs one line per step:\n", i)
+		rot, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+			SecretId:          aws.String(arn),
+			RotationLambdaARN: aws.String(localrun.LambdaARN),
+			RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
+		})
+		if err != nil {
+			return err
+		}
+		if err := st.Secrets.Wait(ctx); err != nil {
+			return err
+		}
+		rs := st.Secrets.Rotations(arn)
+		if last := rs[len(rs)-1]; last.Err != nil {
+			return fmt.Errorf("rotation of version %s failed: %w", aws.ToString(rot.VersionId), last.Err)
+		}
+		printStages(out, st, arn)
+	}
+	s := st.Sandbox.Stats()
+	fmt.Fprintf(out, "\nClickwrap sandbox saw %d token requests, %d API requests and %d TLS handshake(s) for both rotations.\n",
+		s.TokenRequests, s.APIRequests, s.Handshakes)
+	fmt.Fprintln(out, "Demo finished: AWSCURRENT holds a token the sandbox accepts, AWSPREVIOUS the one before it.")
+	return nil
+}
+
+// printStages prints each version, its stages, and its token as a
+// fingerprint with whether the sandbox accepts it: never the token itself.
+func printStages(out io.Writer, st *localrun.Stack, arn string) {
+	stages := st.Secrets.Stages(arn)
+	ids := slices.Sorted(func(yield func(string) bool) {
+		for id := range stages {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VERSION\tSTAGES\tACCESS TOKEN\tACCEPTED BY CLICKWRAP\tOTHER FIELDS KEPT")
+	for _, id := range ids {
+		value, _ := st.Secrets.Value(arn, id)
+		var m map[string]any
+		_ = json.Unmarshal([]byte(value), &m)
+		tok, _ := m["access_token"].(string)
+		fp, accepted := "absent", "-"
+		if tok != "" {
+			fp = "sha256:" + clickwrap.Fingerprint(tok)
+			accepted = fmt.Sprint(st.Sandbox.Valid(tok))
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%v\n", id, strings.Join(stages[id], ","), fp, accepted, m["owner"] == "platform-team")
+	}
+	tw.Flush()
+}
+
+// stepLines passes on only the function's JSON log lines about steps,
+// shortened to what a person reads.
+func stepLines(out io.Writer) io.Writer { return &stepWriter{out: out} }
+
+type stepWriter struct {
+	mu      sync.Mutex
+	out     io.Writer
+	partial []byte
+}
+
+func (w *stepWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.line(string(w.partial[:i]))
+		w.partial = w.partial[i+1:]
+	}
+}
+
+func (w *stepWriter) line(line string) {
+	i := strings.IndexByte(line, '{')
+	if i < 0 || !strings.Contains(line, `"step"`) {
+		return
+	}
+	var rec map[string]any
+	if json.Unmarshal([]byte(line[i:]), &rec) != nil {
+		return
+	}
+	detail := rec["outcome"]
+	if detail == nil {
+		detail = rec["error"]
+	}
+	fmt.Fprintf(w.out, "  %-13v %-6v %4vms  %v\n", rec["step"], strings.ToLower(fmt.Sprint(rec["level"])), rec["duration_ms"], detail)
+}
