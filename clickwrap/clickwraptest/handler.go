@@ -107,7 +107,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	if delay > 0 && !s.wait(r.Context(), delay) {
-		return // the client gave up or the server is closing: nobody to answer
+		// The client gave up or the server is closing. Abort rather than
+		// return: a plain return would send an empty 200 to a client that
+		// is still there.
+		panic(http.ErrAbortHandler)
 	}
 
 	if s.injectFault(w, e) {
