@@ -1,0 +1,205 @@
+package clickwrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"golang.org/x/oauth2"
+)
+
+// SecretReader is the one Secrets Manager call a token consumer needs.
+// *secretsmanager.Client satisfies it.
+type SecretReader interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// TokenSourceOptions tune a [TokenSource].
+type TokenSourceOptions struct {
+	// MaxAge is how long a token read from the secret is used before the
+	// secret is read again (default 5 minutes). A rotation is picked up at
+	// the latest after MaxAge, or at once when Clickwrap answers 401.
+	MaxAge time.Duration
+	// FallbackToPending makes a 401 on the AWSCURRENT token also try the
+	// AWSPENDING version. It matters only if minting a token revokes the
+	// previous one (Clickwrap does not document whether it does): then the
+	// AWSCURRENT token dies when createSecret mints, and the new token is
+	// readable as AWSPENDING until finishSecret promotes it. The consumer's
+	// role then also needs GetSecretValue for AWSPENDING (the same action).
+	FallbackToPending bool
+}
+
+// TokenSource is the consumer side of rotation: it reads the access token
+// from the secret's AWSCURRENT version, caches it, and re-reads the secret
+// when Clickwrap rejects the cached token. It is an [oauth2.TokenSource],
+// so it also plugs into oauth2.Transport; [Transport] adds the re-read and
+// retry on 401. Safe for concurrent use; concurrent 401s cause one read.
+type TokenSource struct {
+	secrets  SecretReader
+	secretID string
+	opts     TokenSourceOptions
+	now      func() time.Time
+
+	mu     sync.Mutex
+	token  string
+	readAt time.Time
+}
+
+// NewTokenSource returns a TokenSource for the secret secretID.
+func NewTokenSource(sm SecretReader, secretID string, opts TokenSourceOptions) *TokenSource {
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = 5 * time.Minute
+	}
+	return &TokenSource{secrets: sm, secretID: secretID, opts: opts, now: time.Now}
+}
+
+// Token implements [oauth2.TokenSource] with a 10-second bound on the read.
+func (s *TokenSource) Token() (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, err := s.AccessToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &oauth2.Token{AccessToken: tok, TokenType: "Bearer"}, nil
+}
+
+// AccessToken returns the cached token, reading AWSCURRENT when there is
+// none or it is older than MaxAge.
+func (s *TokenSource) AccessToken(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.token != "" && s.now().Sub(s.readAt) < s.opts.MaxAge {
+		return s.token, nil
+	}
+	tok, err := s.read(ctx, "AWSCURRENT")
+	if err != nil {
+		return "", err
+	}
+	s.token, s.readAt = tok, s.now()
+	return tok, nil
+}
+
+// pendingPolls bound how long Rejected waits for a pending token to be
+// stored (the moment between a mint and its PutSecretValue).
+const (
+	pendingPolls    = 5
+	pendingInterval = 100 * time.Millisecond
+)
+
+// Rejected tells the source that Clickwrap answered 401 to token. It reads
+// the secret again (once, however many callers report the same token) and
+// returns the replacement, or an error when the secret holds nothing newer.
+func (s *TokenSource) Rejected(ctx context.Context, token string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.token != "" && s.token != token {
+		return s.token, nil // another caller already replaced it
+	}
+	polls := 1
+	if s.opts.FallbackToPending {
+		polls = pendingPolls
+	}
+	for i := range polls {
+		if i > 0 {
+			t := time.NewTimer(pendingInterval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return "", ctx.Err()
+			case <-t.C:
+			}
+		}
+		stages := []string{"AWSCURRENT"}
+		if s.opts.FallbackToPending {
+			stages = append(stages, "AWSPENDING")
+		}
+		for _, stage := range stages {
+			tok, err := s.read(ctx, stage)
+			var nf *types.ResourceNotFoundException
+			if stage == "AWSPENDING" && errors.As(err, &nf) {
+				continue // no rotation in progress
+			}
+			if err != nil {
+				return "", err
+			}
+			if tok != token {
+				s.token, s.readAt = tok, s.now()
+				return tok, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("clickwrap token source: Clickwrap rejected the token in secret %s and the secret holds no other: check the secret's rotation (rotatorctl status)", s.secretID)
+}
+
+func (s *TokenSource) read(ctx context.Context, stage string) (string, error) {
+	out, err := s.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:     aws.String(s.secretID),
+		VersionStage: aws.String(stage),
+	})
+	if err != nil {
+		return "", fmt.Errorf("clickwrap token source: reading %s of secret %s: %w", stage, s.secretID, err)
+	}
+	sec, err := ParseSecret(aws.ToString(out.SecretString))
+	if err != nil {
+		return "", fmt.Errorf("clickwrap token source: %s of secret %s: %w", stage, s.secretID, err)
+	}
+	if sec.AccessToken == "" {
+		return "", fmt.Errorf("clickwrap token source: %s of secret %s: %w", stage, s.secretID,
+			&FieldError{Field: FieldAccessToken, Problem: "is missing: the secret has not been rotated yet"})
+	}
+	return sec.AccessToken, nil
+}
+
+// Transport is an http.RoundTripper for calling the Clickwrap API with the
+// token from a TokenSource: it sets Authorization: Bearer and, when
+// Clickwrap answers 401, asks the source for the replacement and sends the
+// request once more. A request whose body cannot be replayed is not resent.
+type Transport struct {
+	Source *TokenSource
+	// Base carries the requests; nil means http.DefaultTransport.
+	Base http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	tok, err := t.Source.AccessToken(req.Context())
+	if err != nil {
+		return nil, err
+	}
+	resp, err := base.RoundTrip(withBearer(req, tok))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	if req.Body != nil && req.GetBody == nil {
+		return resp, nil
+	}
+	fresh, rerr := t.Source.Rejected(req.Context(), tok)
+	if rerr != nil {
+		return resp, nil // the caller sees Clickwrap's 401
+	}
+	retry := withBearer(req, fresh)
+	if req.GetBody != nil {
+		if retry.Body, err = req.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	resp.Body.Close()
+	return base.RoundTrip(retry)
+}
+
+func withBearer(req *http.Request, token string) *http.Request {
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", "Bearer "+token)
+	return r
+}
