@@ -1,7 +1,6 @@
 package rotation_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/syncbuf"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
@@ -38,34 +38,17 @@ type world struct {
 	cw      *clickwraptest.Server
 	rot     *rotation.Rotator
 	arn     string
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	mu      sync.Mutex
 	errs    []error
 	rtokens []string // RotationTokens seen in events
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newWorld starts the stand-ins and stores a secret holding the sandbox's
 // client credentials, its endpoints, and fields of the user's own.
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, logs: &syncBuffer{}}
+	w := &world{t: t, logs: &syncbuf.Buffer{}}
 	w.cw = clickwraptest.NewServer()
 	t.Cleanup(w.cw.Close)
 	w.cw.AddClient(clientID, clientSecret)

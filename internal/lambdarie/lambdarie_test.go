@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/syncbuf"
 )
 
 // echoBin is the testdata/echo bootstrap, built once by TestMain.
@@ -41,24 +43,6 @@ func run(m *testing.M) int {
 	}
 	fmt.Fprintf(os.Stderr, "lambdarie: built %s in %v\n", echoBin, time.Since(t0).Round(time.Millisecond))
 	return m.Run()
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent Write and String.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startEcho starts the echo bootstrap (unless cfg names another) and closes
@@ -145,7 +129,7 @@ func skipUnlessLinux(t *testing.T) {
 }
 
 func TestInvoke(t *testing.T) {
-	var out syncBuffer
+	var out syncbuf.Buffer
 	f := startEcho(t, Config{
 		Env:     []string{"LAMBDARIE_TEST_VAR=hello env = ok", "AWS_REGION=eu-west-3"},
 		Timeout: 10 * time.Second,
@@ -525,7 +509,7 @@ func TestStartRetriesWhenPortTaken(t *testing.T) {
 	}
 	defer func() { testHookPorts = nil }()
 
-	var out syncBuffer
+	var out syncbuf.Buffer
 	f := startEcho(t, Config{Output: &out})
 	if attempts != 2 {
 		t.Errorf("Start made %d attempts, want 2", attempts)

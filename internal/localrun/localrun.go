@@ -7,7 +7,6 @@
 package localrun
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/lambdarie"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/syncbuf"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
@@ -51,7 +51,7 @@ type Stack struct {
 	Function *lambdarie.Function
 	// CAFile is the sandbox CA, as given to the function in SSL_CERT_FILE.
 	CAFile string
-	logs   *lockedBuffer
+	logs   *syncbuf.Buffer
 }
 
 // Start builds (when needed) and starts everything. Close stops it.
@@ -59,7 +59,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.Dir == "" {
 		return nil, fmt.Errorf("localrun: Options.Dir is required")
 	}
-	s := &Stack{logs: &lockedBuffer{}}
+	s := &Stack{logs: &syncbuf.Buffer{}}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -149,23 +149,4 @@ var (
 // BuildOnce, whose result outlives single tests.
 func TempDir() (string, error) {
 	return os.MkdirTemp("", "clickwrap-rotator-*")
-}
-
-// lockedBuffer is an io.Writer safe for the concurrent writes of the
-// emulator's stdout and stderr.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
