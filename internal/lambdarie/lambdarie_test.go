@@ -264,23 +264,26 @@ func TestInvoke(t *testing.T) {
 }
 
 func TestTimeout(t *testing.T) {
-	f := startEcho(t, Config{Timeout: time.Second})
+	// The emulator's clock includes a cold start, so the timeout leaves room
+	// for one on a loaded machine (1 s flaked when the suite ran alongside
+	// builds).
+	f := startEcho(t, Config{Timeout: 3 * time.Second})
 	first := invokeEcho(t, f, map[string]string{"message": "warm"})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	t0 := time.Now()
-	out, err := f.Invoke(ctx, []byte(`{"sleepMs":3000}`))
+	out, err := f.Invoke(ctx, []byte(`{"sleepMs":8000}`))
 	elapsed := time.Since(t0)
 	t.Logf("timed-out Invoke returned after %v: %v", elapsed.Round(time.Millisecond), err)
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Invoke = %q, %v; want ErrTimeout", out, err)
 	}
 	var fe *FunctionError
-	if !errors.As(err, &fe) || fe.Type != TimeoutErrorType || fe.Message != "Task timed out after 1.00 seconds" {
+	if !errors.As(err, &fe) || fe.Type != TimeoutErrorType || fe.Message != "Task timed out after 3.00 seconds" {
 		t.Errorf("got %#v", err)
 	}
-	if elapsed >= 3*time.Second {
+	if elapsed >= 8*time.Second {
 		t.Errorf("the timeout took %v, longer than the handler's sleep", elapsed)
 	}
 	if runtime.GOOS == "linux" && processAlive(first.PID) {
