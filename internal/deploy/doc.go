@@ -1,0 +1,34 @@
+// Package deploy has no code to import: its tests check the AWS SAM
+// deployment of the rotator, so that the template, the SAM CLI
+// configuration, the Makefile's build target and the deployment
+// documentation cannot drift from the code or from each other.
+//
+//   - template.yaml, parsed with the CloudFormation parser of
+//     github.com/aws-cloudformation/rain (short-form tags included): the
+//     function's runtime, handler, architecture, build method, timeout
+//     against the Clickwrap client's retry budget; the least-privilege role
+//     under every combination of the optional parameters; the invoke
+//     permission; the placeholder secret and when the rotation schedule
+//     exists; the alarm; and that every Ref, GetAtt, Sub variable, condition
+//     and parameter is declared and used.
+//   - `make build-RotatorFunction ARTIFACTS_DIR=<dir>` (what `sam build`
+//     runs): a static linux/arm64 ELF named bootstrap, stripped, built with
+//     the Lambda flags, under a size budget, zipped under 6 MB.
+//   - samconfig.toml: it parses, with the stack name and capabilities set and
+//     the region left to the user's profile.
+//   - the deployment document's parameter table lists exactly the template's
+//     parameters, with their defaults.
+//
+// Run them with `go test ./internal/deploy/`; -short skips the build.
+package deploy
+
+// Files the tests read, relative to the module root.
+const (
+	TemplateFile  = "template.yaml"
+	SamconfigFile = "samconfig.toml"
+	MakefileFile  = "Makefile"
+	// DeployDoc is the Markdown file whose "| Parameter | Default | Meaning |"
+	// table must list the template's parameters one for one. Point it at
+	// README.md when the deployment section moves there.
+	DeployDoc = "docs/deploy.md"
+)
