@@ -28,7 +28,7 @@ const (
 	SamconfigFile = "samconfig.toml"
 	MakefileFile  = "Makefile"
 	// DeployDoc is the Markdown file whose "| Parameter | Default | Meaning |"
-	// table must list the template's parameters one for one. Point it at
-	// README.md when the deployment section moves there.
-	DeployDoc = "docs/deploy.md"
+	// table must list the template's parameters one for one: the README's
+	// deployment section.
+	DeployDoc = "README.md"
 )
