@@ -6,7 +6,7 @@ LAMBDA_ARCH ?= arm64
 # without the legacy RPC mode, trimmed.
 LAMBDA_FLAGS = -tags lambda.norpc -trimpath -ldflags "-s -w -buildid="
 
-.PHONY: help build build-RotatorFunction test demo vet clean
+.PHONY: help build build-RotatorFunction test demo faults vet clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ build-RotatorFunction: ## what `sam build` runs (BuildMethod: makefile): the boo
 
 demo: ## one full rotation on the local stand-ins (Lambda runtime emulator, Secrets Manager emulator, Clickwrap sandbox)
 	$(GO) run ./internal/demo
+
+faults: ## the fault-injection matrix: each fault a whole rotation under the runtime emulator; rewrites docs/faults.md
+	$(GO) run ./internal/faults/report
 
 vet: ## gofmt and go vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,0 +1,362 @@
+package faults
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
+)
+
+// always is a fault count larger than any run uses.
+const always = 1 << 20
+
+// calls is shorthand for an expected Calls.
+func calls(describe, get, put, update int) *Calls {
+	return &Calls{Describe: describe, Get: get, Put: put, Update: update}
+}
+
+// Scenarios returns the matrix, in order. The expected counts assume
+// ServiceRetries = 2: a scenario that keeps failing runs 3 times.
+//
+// A rotation that succeeds first time takes 9 Secrets Manager calls
+// (4 DescribeSecret, 3 GetSecretValue, 1 PutSecretValue,
+// 1 UpdateSecretVersionStage); a createSecret that fails before storing
+// takes 3 (1/2/0/0). golang.org/x/oauth2 auto-detects the client
+// authentication, so every failed token request is sent twice (HTTP Basic,
+// then body parameters): a mint that fails makes 2 requests per try.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{
+			ID: "1", Name: "Clickwrap refuses connections",
+			Fault:   "token_url and api_url name a closed loopback port; fixed by listening there again (a relay to the sandbox)",
+			Verdict: "ok",
+			urls: func(e *env) (string, string, error) {
+				addr, err := closedPort()
+				e.closedAddr = addr
+				return "https://" + addr + "/oauth/token", "https://" + addr + "/v1.1", err
+			},
+			heal: func(_ context.Context, e *env) error {
+				stop, err := forward(e.closedAddr, strings.TrimPrefix(e.st.Sandbox.URL, "https://"))
+				if err == nil {
+					e.cleanup(stop)
+				}
+				return err
+			},
+			Want: Expect{ErrContains: "cannot reach", CurrentValid: true, FieldsKept: true, Stuck: StuckEmpty, Heal: HealClears,
+				Calls: calls(3, 6, 0, 0), Mints: 0, Verifies: 0},
+		},
+		{
+			ID: "2", Name: "untrusted TLS certificate",
+			Fault:   "the function's SSL_CERT_FILE holds another CA; fixed by a new container with the sandbox CA",
+			Verdict: "ok",
+			fnEnv: func(e *env) ([]string, error) {
+				other := clickwraptest.NewServer()
+				defer other.Close()
+				ca, err := other.WriteCAFile(e.dir)
+				return []string{"SSL_CERT_FILE=" + ca}, err
+			},
+			heal: func(ctx context.Context, e *env) error {
+				fn, err := e.startFunction(ctx, nil)
+				if err == nil {
+					e.st.Secrets.SetInvoker(invoker(fn))
+				}
+				return err
+			},
+			Want: Expect{ErrContains: "is not trusted", CurrentValid: true, FieldsKept: true, Stuck: StuckEmpty, Heal: HealClears,
+				Calls: calls(3, 6, 0, 0), Mints: 0, Verifies: 0},
+		},
+		{
+			ID: "3", Name: "5xx on every try",
+			Fault:   "the sandbox answers HTTP 500 to every request",
+			Verdict: "ok",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.FailNext(clickwraptest.EndpointAny, always, http.StatusInternalServerError)
+				return nil
+			},
+			heal: func(_ context.Context, e *env) error {
+				e.st.Sandbox.FailNext(clickwraptest.EndpointAny, 0, http.StatusInternalServerError)
+				return nil
+			},
+			// 3 runs x 4 tries x 2 requests.
+			Want: Expect{ErrContains: "answered HTTP 500 (gave up after 4 tries)", CurrentValid: true, FieldsKept: true, Stuck: StuckEmpty,
+				Heal: HealClears, Calls: calls(3, 6, 0, 0), Mints: 24, Verifies: 0},
+		},
+		{
+			ID: "4", Name: "429, Retry-After past the deadline",
+			Fault:   "the token endpoint answers 429 with Retry-After: 30; function timeout 5 s",
+			Verdict: "ok",
+			Timeout: 5 * time.Second,
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.RateLimitNext(clickwraptest.EndpointToken, always, 30*time.Second)
+				return nil
+			},
+			heal: func(_ context.Context, e *env) error {
+				e.st.Sandbox.RateLimitNext(clickwraptest.EndpointToken, 0, 0)
+				return nil
+			},
+			Want: Expect{ErrContains: "not retrying: the next try is due in 30s", CurrentValid: true, FieldsKept: true, Stuck: StuckEmpty,
+				Heal: HealClears, Calls: calls(3, 6, 0, 0), Mints: 6, Verifies: 0},
+		},
+		{
+			ID: "5", Name: "token endpoint: invalid_client",
+			Fault:   "the API key's secret was regenerated at Clickwrap; fixed by restoring it",
+			Verdict: "ok",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.AddClient(clientID, "regenerated-elsewhere")
+				return nil
+			},
+			heal: func(_ context.Context, e *env) error {
+				e.st.Sandbox.AddClient(clientID, clientSecret)
+				return nil
+			},
+			Want: Expect{ErrContains: "invalid_client", CurrentValid: true, FieldsKept: true, Stuck: StuckEmpty, Heal: HealClears,
+				Calls: calls(3, 6, 0, 0), Mints: 6, Verifies: 0},
+		},
+		{
+			ID: "6", Name: "verify answers 401",
+			Fault:   "the pending token is revoked as it is stored, so every check of it answers 401",
+			Verdict: "BAD: stuck until an operator acts",
+			setup: func(_ context.Context, e *env) error {
+				e.removeFault = e.onCall("PutSecretValue", func(c secretsmanagertest.Call) error {
+					var in struct{ SecretString string }
+					if err := json.Unmarshal(c.Input, &in); err == nil {
+						e.st.Sandbox.Revoke(accessToken(in.SecretString))
+					}
+					return nil
+				})
+				return nil
+			},
+			heal: func(_ context.Context, e *env) error {
+				e.removeFault()
+				return nil
+			},
+			// Run 1: 4+1+2 calls; each retry 3+1+2 (the pending value exists:
+			// nothing is minted again). 401 is not retried.
+			Want: Expect{ErrContains: "This version can never pass", CurrentValid: true, FieldsKept: true, Stuck: StuckWithValue,
+				Heal: HealFails, Calls: calls(9, 9, 1, 0), Mints: 1, Verifies: 3},
+		},
+		{
+			ID: "7a", Name: "Secrets Manager throttles once per operation",
+			Fault:   "ThrottlingException on the first call of each of the 4 operations",
+			Verdict: "ok",
+			setup: func(_ context.Context, e *env) error {
+				for _, op := range []string{"DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"} {
+					e.st.Secrets.FailNext(op, 1, "ThrottlingException")
+				}
+				return nil
+			},
+			Want: Expect{Succeeded: true, CurrentValid: true, FieldsKept: true, Calls: calls(5, 4, 2, 2), Mints: 1, Verifies: 1},
+		},
+		{
+			ID: "7b", Name: "Secrets Manager throttles PutSecretValue 3×",
+			Fault:   "ThrottlingException on 3 PutSecretValue calls in a row: the SDK's 3 attempts all fail",
+			Verdict: "fixable: 1 orphan",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Secrets.FailNext("PutSecretValue", 3, "ThrottlingException")
+				return nil
+			},
+			// Run 1: 1/2/3/0; the retry mints again: 4/3/1/1.
+			Want: Expect{Succeeded: true, ErrContains: "ThrottlingException", CurrentValid: true, FieldsKept: true, Orphans: 1,
+				Calls: calls(5, 5, 4, 1), Mints: 2, Verifies: 1},
+		},
+		{
+			ID: "8", Name: "killed after minting, before PutSecretValue",
+			Fault:   "SIGKILL of the bootstrap when its PutSecretValue arrives (not applied); then the service's retry",
+			Verdict: "limit: 1 orphan",
+			setup: func(_ context.Context, e *env) error {
+				e.killBeforeFirst("PutSecretValue")
+				return nil
+			},
+			Want: Expect{Succeeded: true, ErrContains: "Runtime exited", CurrentValid: true, FieldsKept: true, Orphans: 1, Died: 1,
+				Calls: calls(5, 5, 2, 1), Mints: 2, Verifies: 1},
+		},
+		{
+			ID: "9a", Name: "two RotateSecret calls at once",
+			Fault:   "two RotateSecret calls (each with its own ClientRequestToken) applied at the same moment",
+			Verdict: "ok",
+			setup: func(_ context.Context, e *env) error {
+				e.barrier("RotateSecret", 2)
+				return nil
+			},
+			drive: twoRotateSecrets,
+			Want: Expect{Succeeded: true, ErrContains: "A previous rotation isn't complete", CurrentValid: true, FieldsKept: true,
+				Calls: calls(4, 3, 1, 1), Mints: 1, Verifies: 1},
+		},
+		{
+			ID: "9b", Name: "RetryRotation racing a running rotation",
+			Fault:      "two containers run the same rotation at once; their PutSecretValue calls, then their UpdateSecretVersionStage calls, meet",
+			Verdict:    "minor: spurious failure, 1 orphan",
+			Concurrent: true,
+			setup: func(ctx context.Context, e *env) error {
+				fn, err := e.startFunction(ctx, nil)
+				if err != nil {
+					return err
+				}
+				second := invoker(fn)
+				e.st.Secrets.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+					if ctx.Value(secondContainer{}) != nil {
+						return second(ctx, ev)
+					}
+					return e.st.Invoke(ctx, ev)
+				})
+				e.barrier("PutSecretValue", 2)
+				e.barrier("UpdateSecretVersionStage", 2)
+				return nil
+			},
+			drive: racingRetry,
+			// Each run: 4 (or 5 for the one that lost the PutSecretValue
+			// race and re-read) + 1 + 2 + 2 calls.
+			Want: Expect{Succeeded: true, ErrContains: "is not attached to version", CurrentValid: true, FieldsKept: true, Orphans: 1,
+				Calls: calls(8, 7, 2, 2), Mints: 2, Verifies: 2},
+		},
+		{
+			ID: "9c", Name: "revoke-on-mint + two containers race createSecret",
+			Fault: "SetRevokeOnMint(true); scenario 9b's two runs, and of the two PutSecretValue calls the one holding the " +
+				"earlier (so already revoked) token is applied first",
+			Verdict:    "BAD: outage until an operator acts",
+			Concurrent: true,
+			setup: func(ctx context.Context, e *env) error {
+				e.st.Sandbox.SetRevokeOnMint(true)
+				fn, err := e.startFunction(ctx, nil)
+				if err != nil {
+					return err
+				}
+				second := invoker(fn)
+				e.st.Secrets.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+					if ctx.Value(secondContainer{}) != nil {
+						return second(ctx, ev)
+					}
+					return e.st.Invoke(ctx, ev)
+				})
+				e.storeRevokedFirst()
+				return nil
+			},
+			drive: racingRetry,
+			// Nothing to remove: the race is over, and the stored pending
+			// token stays revoked.
+			heal: func(context.Context, *env) error { return nil },
+			Want: Expect{ErrContains: "This version can never pass", CurrentValid: false, CurrentRejected: true, NoneAccepted: true,
+				FieldsKept: true, Stuck: StuckWithValue, Heal: HealFails, Orphans: 1, Calls: calls(6, 7, 2, 0), Mints: 2, Verifies: 2},
+		},
+		{
+			ID: "10a", Name: "minting revokes the previous token",
+			Fault:   "sandbox SetRevokeOnMint(true)",
+			Verdict: "limit: AWSCURRENT 401 until finishSecret",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.SetRevokeOnMint(true)
+				return nil
+			},
+			Want: Expect{Succeeded: true, CurrentValid: true, CurrentRejected: true, NoneAccepted: true, FieldsKept: true,
+				Calls: calls(4, 3, 1, 1), Mints: 1, Verifies: 1},
+		},
+		{
+			ID: "10b", Name: "revoke-on-mint + testSecret fails once",
+			Fault:   "SetRevokeOnMint(true); the API answers 500 to the first 4 requests (the first testSecret)",
+			Verdict: "limit: AWSCURRENT 401 until the retry",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.SetRevokeOnMint(true)
+				e.st.Sandbox.FailNext(clickwraptest.EndpointAPI, 4, http.StatusInternalServerError)
+				return nil
+			},
+			// Run 1: 4+1+2; the retry: 3+1+2+2 (no new mint).
+			Want: Expect{Succeeded: true, ErrContains: "HTTP 500", CurrentValid: true, CurrentRejected: true, NoneAccepted: true,
+				FieldsKept: true, Calls: calls(7, 6, 1, 1), Mints: 1, Verifies: 5},
+		},
+		{
+			ID: "10c", Name: "revoke-on-mint + killed before PutSecretValue",
+			Fault:   "SetRevokeOnMint(true) and scenario 8's kill",
+			Verdict: "limit: no stored token works until the retry",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.SetRevokeOnMint(true)
+				e.killBeforeFirst("PutSecretValue")
+				return nil
+			},
+			Want: Expect{Succeeded: true, ErrContains: "Runtime exited", CurrentValid: true, CurrentRejected: true, NoneAccepted: true,
+				FieldsKept: true, Orphans: 1, Died: 1, Calls: calls(5, 5, 2, 1), Mints: 2, Verifies: 1},
+		},
+	}
+}
+
+// secondContainer marks the context of the runs scenario 9b sends to the
+// second container.
+type secondContainer struct{}
+
+func rotateSecretInput(arn string) *secretsmanager.RotateSecretInput {
+	return &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(arn),
+		RotationLambdaARN: aws.String(localrun.LambdaARN),
+		RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
+	}
+}
+
+// twoRotateSecrets sends two RotateSecret calls at once (a barrier in setup
+// makes them meet) and waits for the rotation that started.
+func twoRotateSecrets(ctx context.Context, e *env) driven {
+	var (
+		wg       sync.WaitGroup
+		errs     [2]error
+		versions [2]string
+	)
+	for i := range 2 {
+		wg.Go(func() {
+			out, err := e.sm.RotateSecret(ctx, rotateSecretInput(e.arn))
+			errs[i] = err
+			if err == nil {
+				versions[i] = aws.ToString(out.VersionId)
+			}
+		})
+	}
+	wg.Wait()
+	if err := e.st.Secrets.Wait(ctx); err != nil {
+		e.harnessErr(err)
+	}
+	var d driven
+	for i := range 2 {
+		if errs[i] != nil {
+			d.other = append(d.other, fmt.Errorf("the other call: %w", errs[i]))
+			continue
+		}
+		d.attempts = append(d.attempts, e.rotationErr(versions[i]))
+	}
+	d.note = fmt.Sprintf("%d of 2 RotateSecret calls started a rotation", len(d.attempts))
+	return d
+}
+
+// racingRetry starts a rotation in the first container and, while it runs,
+// the service's RetryRotation of the same version in the second.
+func racingRetry(ctx context.Context, e *env) driven {
+	out, err := e.sm.RotateSecret(ctx, rotateSecretInput(e.arn))
+	if err != nil {
+		return driven{attempts: []error{fmt.Errorf("RotateSecret: %w", err)}}
+	}
+	errRetry := e.st.Secrets.RetryRotation(context.WithValue(ctx, secondContainer{}, true), e.arn)
+	if err := e.st.Secrets.Wait(ctx); err != nil {
+		e.harnessErr(err)
+	}
+	rs := e.st.Secrets.Rotations(e.arn)
+	if len(rs) != 2 || rs[0].VersionID != aws.ToString(out.VersionId) {
+		e.harnessErr(errors.New("expected two runs of the same rotation"))
+		return driven{}
+	}
+	d := driven{attempts: []error{rs[0].Err, errRetry}}
+	switch {
+	case rs[0].Err != nil && errRetry == nil:
+		d.note = "the first run failed, the concurrent retry succeeded"
+	case rs[0].Err == nil && errRetry != nil:
+		d.note = "the first run succeeded, the concurrent retry failed"
+	}
+	return d
+}
