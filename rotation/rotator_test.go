@@ -345,13 +345,9 @@ func TestCreateSecretLosesTheRace(t *testing.T) {
 	}
 }
 
-// TestFailedTestSecretLeavesCurrent: a pending token that Clickwrap rejects
-// never reaches AWSCURRENT, the error says the version is lost and how to
-// clear it, and after clearing it the next rotation succeeds.
-func TestFailedTestSecretLeavesCurrent(t *testing.T) {
-	t.Parallel()
-	w := newWorld(t)
-	firstID, first := w.current()
+// revokePendingBeforeTest makes Clickwrap reject the pending token: the
+// invoker revokes it in the sandbox just before testSecret runs.
+func (w *world) revokePendingBeforeTest() {
 	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
 		if ev.Step == string(rotation.TestSecret) {
 			v, _ := w.sm.Value(w.arn, ev.ClientRequestToken)
@@ -361,23 +357,80 @@ func TestFailedTestSecretLeavesCurrent(t *testing.T) {
 		}
 		return w.handle(ctx, ev)
 	})
+}
+
+// TestRejectedPendingIsAbandoned: a pending token that Clickwrap rejects
+// never reaches AWSCURRENT; the version can never pass, so AWSPENDING is
+// removed from it, the error says so, the service's retry of that rotation
+// fails fast, and the next rotation succeeds with no hand work.
+func TestRejectedPendingIsAbandoned(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	firstID, first := w.current()
+	w.revokePendingBeforeTest()
 	v, err := w.rotate()
 	if err == nil {
 		t.Fatal("rotation with a rejected token succeeded")
 	}
-	for _, want := range []string{"testSecret", v, "HTTP 401", "can never pass", "--remove-from-version-id " + v} {
+	for _, want := range []string{"testSecret", v, "HTTP 401", "can never pass", "AWSPENDING was removed", "next rotation starts afresh"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if want := map[string][]string{firstID: {"AWSCURRENT"}, v: {"AWSPENDING"}}; !stagesEqual(w.sm.Stages(w.arn), want) {
-		t.Fatalf("stages after a failed testSecret: %v", w.sm.Stages(w.arn))
+	if want := map[string][]string{firstID: {"AWSCURRENT"}}; !stagesEqual(w.sm.Stages(w.arn), want) {
+		t.Fatalf("stages after a rejected testSecret: %v, want only the old AWSCURRENT", w.sm.Stages(w.arn))
 	}
 	if id, cur := w.current(); id != firstID || !reflect.DeepEqual(cur, first) {
 		t.Error("AWSCURRENT changed")
 	}
 
-	// The stuck state users hit, then the documented fix.
+	// The service retries the failed rotation with the same token: it fails
+	// at the checks, changing nothing and minting nothing.
+	w.sm.SetInvoker(w.handle)
+	minted := w.cw.Stats().Minted
+	if err := w.sm.RetryRotation(context.Background(), w.arn); err == nil {
+		rs := w.sm.Rotations(w.arn)
+		if last := rs[len(rs)-1]; last.Err == nil || !strings.Contains(last.Err.Error(), "no stage for rotation") {
+			t.Errorf("retry of the abandoned rotation: %v", last.Err)
+		}
+	}
+	if w.cw.Stats().Minted != minted {
+		t.Error("the retry of an abandoned rotation minted a token")
+	}
+
+	v2, err := w.rotate()
+	if err != nil {
+		t.Fatalf("the next rotation: %v", err)
+	}
+	if id, _ := w.current(); id != v2 {
+		t.Error("the next rotation was not promoted")
+	}
+	w.assertNoLeak()
+}
+
+// TestAbandonFallsBackToTheCommand: when AWSPENDING cannot be removed, the
+// error gives the exact command, and RotateSecret reports the stuck state
+// until it is run.
+func TestAbandonFallsBackToTheCommand(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	firstID, _ := w.current()
+	w.revokePendingBeforeTest()
+	w.sm.FailNext("UpdateSecretVersionStage", 10, "InternalServiceError")
+	v, err := w.rotate()
+	if err == nil {
+		t.Fatal("rotation with a rejected token succeeded")
+	}
+	cmd := "aws secretsmanager update-secret-version-stage --secret-id " + w.arn + " --version-stage AWSPENDING --remove-from-version-id " + v
+	for _, want := range []string{"can never pass", "removing AWSPENDING from it failed", cmd} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if want := map[string][]string{firstID: {"AWSCURRENT"}, v: {"AWSPENDING"}}; !stagesEqual(w.sm.Stages(w.arn), want) {
+		t.Fatalf("stages: %v", w.sm.Stages(w.arn))
+	}
+	w.sm.FailNext("UpdateSecretVersionStage", 0, "InternalServiceError")
 	var incomplete *types.InvalidRequestException
 	if _, err := w.rotate(); !errors.As(err, &incomplete) {
 		t.Fatalf("RotateSecret while stuck: %v, want InvalidRequestException", err)
@@ -388,14 +441,39 @@ func TestFailedTestSecretLeavesCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.sm.SetInvoker(w.handle)
-	v2, err := w.rotate()
+	if _, err := w.rotate(); err != nil {
+		t.Fatalf("rotation after running the command: %v", err)
+	}
+}
+
+// TestConcurrentFinishSecret: two containers finishing one rotation both
+// succeed, and AWSCURRENT moves once.
+func TestConcurrentFinishSecret(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	firstID, _ := w.current()
+	other := rotation.New(w.sm.Client(), clickwrap.NewClient(w.cw.Client()), slog.New(slog.NewJSONHandler(w.logs, nil)))
+	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+		if ev.Step != string(rotation.FinishSecret) {
+			if err := other.Handle(ctx, ev); err != nil { // the other container verifies too
+				return err
+			}
+			return w.handle(ctx, ev)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		wg.Go(func() { errs[0] = w.handle(ctx, ev) })
+		wg.Go(func() { errs[1] = other.Handle(ctx, ev) })
+		wg.Wait()
+		return errors.Join(errs...)
+	})
+	v, err := w.rotate()
 	if err != nil {
-		t.Fatalf("rotation after clearing AWSPENDING: %v", err)
+		t.Fatalf("concurrent finishSecret: %v", err)
 	}
-	if id, _ := w.current(); id != v2 {
-		t.Error("the new rotation was not promoted")
+	if want := map[string][]string{firstID: {"AWSPREVIOUS"}, v: {"AWSCURRENT"}}; !stagesEqual(w.sm.Stages(w.arn), want) {
+		t.Fatalf("stages: %v", w.sm.Stages(w.arn))
 	}
-	w.assertNoLeak()
 }
 
 // TestTransientTestSecretFailureIsRetried: 5xx on every try fails the

@@ -43,7 +43,9 @@ func (r *Rotator) check(ctx context.Context, ev Event) (description, error) {
 	}
 	stages, ok := out.VersionIdsToStages[ev.ClientRequestToken]
 	if !ok {
-		return d, errors.New("version has no stage for rotation: the secret has no such version. Start rotation with RotateSecret (or \"Rotate secret immediately\" in the console); a hand-made test event cannot create the pending version")
+		return d, errors.New("version has no stage for rotation: the secret has no labelled version with this id. Rotation must start with RotateSecret " +
+			"(or \"Rotate secret immediately\" in the console), which creates the pending version; a hand-made test event cannot. " +
+			"A version abandoned by an earlier testSecret also ends here: the next rotation starts afresh")
 	}
 	if slices.Contains(stages, StageCurrent) {
 		d.alreadyCurrent = true
@@ -169,12 +171,12 @@ func (r *Rotator) verifyPending(ctx context.Context, arn, version string) error 
 		return err
 	}
 	if out.SecretString == nil {
-		return r.abandon(arn, version, errors.New("the AWSPENDING version has no SecretString"))
+		return r.abandon(ctx, arn, version, errors.New("the AWSPENDING version has no SecretString"))
 	}
 	if err := r.credentials.Verify(ctx, *out.SecretString); err != nil {
 		var p interface{ Permanent() bool }
 		if errors.As(err, &p) && p.Permanent() {
-			return r.abandon(arn, version, err)
+			return r.abandon(ctx, arn, version, err)
 		}
 		return fmt.Errorf("verifying the pending credential: %w", err)
 	}
@@ -182,11 +184,32 @@ func (r *Rotator) verifyPending(ctx context.Context, arn, version string) error 
 	return nil
 }
 
-// abandon wraps an error that no retry of this version can cure.
-func (r *Rotator) abandon(arn, version string, err error) error {
-	return fmt.Errorf("%w. This version can never pass (secret versions are immutable): remove AWSPENDING from it with "+
-		"`aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s`, "+
-		"fix the cause, then rotate again", err, arn, version)
+// abandon handles a pending version that no retry can cure (Clickwrap
+// rejects its token, or its value is malformed): versions are immutable, so
+// AWSPENDING is removed from it at once. The secret is then no longer stuck:
+// the service's remaining retries of this rotation fail fast ("no stage for
+// rotation") and the next RotateSecret, scheduled or by hand, starts afresh.
+// Left in place, the label would block every rotation until someone removed
+// it by hand. If the removal fails, the error gives the command to run.
+func (r *Rotator) abandon(ctx context.Context, arn, version string, cause error) error {
+	_, err := r.secrets.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:            aws.String(arn),
+		VersionStage:        aws.String(StagePending),
+		RemoveFromVersionId: aws.String(version),
+	})
+	if err != nil {
+		return fmt.Errorf("%w. This version can never pass (secret versions are immutable), and removing AWSPENDING from it failed (%v): "+
+			"run `%s`, fix the cause, then rotate again", cause, err, removePendingCommand(arn, version))
+	}
+	r.log.Warn("abandoned the pending version: AWSPENDING removed so that the next rotation starts afresh",
+		"secret", arn, "version", version)
+	return fmt.Errorf("%w. This version can never pass (secret versions are immutable), so AWSPENDING was removed from it: "+
+		"fix the cause; the next rotation starts afresh", cause)
+}
+
+// removePendingCommand is the AWS CLI command that clears a stuck AWSPENDING.
+func removePendingCommand(arn, version string) string {
+	return fmt.Sprintf("aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s", arn, version)
 }
 
 // finishSecret promotes the pending version with one UpdateSecretVersionStage
@@ -211,6 +234,12 @@ func (r *Rotator) finishSecret(ctx context.Context, d description, version strin
 		in.RemoveFromVersionId = aws.String(d.currentVersion)
 	}
 	if _, err := r.secrets.UpdateSecretVersionStage(ctx, in); err != nil {
+		// Two containers finishing the same rotation both pass the checks;
+		// the second move is refused because AWSCURRENT has already left
+		// RemoveFromVersionId. If this version holds it now, we are done.
+		if d2, derr := r.check(ctx, Event{SecretID: d.arn, ClientRequestToken: version}); derr == nil && d2.alreadyCurrent {
+			return "AWSCURRENT already moved here by a concurrent invocation", nil
+		}
 		return "", fmt.Errorf("moving AWSCURRENT to this version: %w", err)
 	}
 	r.verified.remove(d.arn, version)
