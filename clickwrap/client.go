@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -27,6 +28,10 @@ type Client struct {
 	Retry RetryPolicy
 	// UserAgent is sent with every request.
 	UserAgent string
+
+	// authStyles remembers, per token URL, the client authentication the
+	// endpoint accepted (oauth2.AuthStyle).
+	authStyles sync.Map
 }
 
 // NewClient returns a Client over hc, or over [NewHTTPClient] when hc is nil,
@@ -86,32 +91,40 @@ func (t Token) redacted() string {
 }
 
 // Mint obtains a new access token for the secret's API application with the
-// OAuth 2.0 client-credentials grant. Client authentication is auto-detected
-// by golang.org/x/oauth2: HTTP Basic first, then body parameters. Whether a
-// new token invalidates earlier ones is not documented by Clickwrap; see the
-// README.
+// OAuth 2.0 client-credentials grant, through golang.org/x/oauth2.
+//
+// Client authentication is detected here rather than by oauth2's
+// AuthStyleAutoDetect, which re-sends every failed request with the other
+// style at once: on a 429 or a 5xx that doubles the load on an endpoint
+// limited to 60 requests a minute per IP, and ignores Retry-After. Here HTTP
+// Basic is tried first; only a 400 or 401 answer (the client not accepted)
+// moves to body parameters; the style that worked is remembered per token
+// URL for the life of the Client.
+//
+// Whether a new token invalidates earlier ones is not documented by
+// Clickwrap; see the README.
 func (c *Client) Mint(ctx context.Context, s *Secret) (Token, error) {
 	tokenURL := s.TokenEndpoint()
 	if err := checkHTTPS(FieldTokenURL, tokenURL); err != nil {
 		return Token{}, err
 	}
-	cfg := clientcredentials.Config{
-		ClientID:     s.ClientID,
-		ClientSecret: s.ClientSecret,
-		TokenURL:     tokenURL,
-		AuthStyle:    oauth2.AuthStyleAutoDetect,
+	styles := []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams}
+	if known, ok := c.authStyles.Load(tokenURL); ok {
+		styles = []oauth2.AuthStyle{known.(oauth2.AuthStyle)}
 	}
 	var tok *oauth2.Token
-	err := c.Retry.do(ctx, func(ctx context.Context) attemptResult {
-		var err error
-		tok, err = cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, c.withUserAgent()))
+	var err error
+	for i, style := range styles {
+		tok, err = c.mintWith(ctx, s, tokenURL, style)
 		if err == nil {
-			return attemptResult{}
+			c.authStyles.Store(tokenURL, style)
+			break
 		}
-		return classifyMintError(tokenURL, err)
-	})
-	if err != nil {
-		return Token{}, err
+		var se *StatusError
+		rejected := errors.As(err, &se) && (se.StatusCode == http.StatusBadRequest || se.StatusCode == http.StatusUnauthorized)
+		if !rejected || i == len(styles)-1 {
+			return Token{}, err
+		}
 	}
 	t := Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType}
 	switch {
@@ -126,6 +139,27 @@ func (c *Client) Mint(ctx context.Context, s *Secret) (Token, error) {
 		t.ExpiresAt = tok.Expiry.UTC().Truncate(time.Second)
 	}
 	return t, nil
+}
+
+// mintWith makes the token request with one client authentication style,
+// retried under the RetryPolicy.
+func (c *Client) mintWith(ctx context.Context, s *Secret, tokenURL string, style oauth2.AuthStyle) (*oauth2.Token, error) {
+	cfg := clientcredentials.Config{
+		ClientID:     s.ClientID,
+		ClientSecret: s.ClientSecret,
+		TokenURL:     tokenURL,
+		AuthStyle:    style,
+	}
+	var tok *oauth2.Token
+	err := c.Retry.do(ctx, func(ctx context.Context) attemptResult {
+		var err error
+		tok, err = cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, c.withUserAgent()))
+		if err == nil {
+			return attemptResult{}
+		}
+		return classifyMintError(tokenURL, err)
+	})
+	return tok, err
 }
 
 func classifyMintError(tokenURL string, err error) attemptResult {

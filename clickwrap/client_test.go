@@ -33,18 +33,35 @@ func newSandbox(t *testing.T) (*clickwraptest.Server, *clickwrap.Client, *clickw
 	return srv, c, s
 }
 
-// TestMintAuthStyles: oauth2's auto-detection works whichever client
-// authentication the token endpoint accepts.
+// TestMintAuthStyles: minting works whichever client authentication the
+// token endpoint accepts, and the style found is remembered.
 func TestMintAuthStyles(t *testing.T) {
 	t.Parallel()
-	for _, style := range []clickwraptest.AuthStyle{clickwraptest.AuthBoth, clickwraptest.AuthBasicOnly, clickwraptest.AuthBodyOnly} {
+	tests := []struct {
+		style         clickwraptest.AuthStyle
+		firstRequests int // Basic first; body parameters only after a 401
+	}{
+		{clickwraptest.AuthBoth, 1},
+		{clickwraptest.AuthBasicOnly, 1},
+		{clickwraptest.AuthBodyOnly, 2},
+	}
+	for _, tt := range tests {
 		t.Run("", func(t *testing.T) {
 			t.Parallel()
 			srv, c, s := newSandbox(t)
-			srv.SetAuthStyle(style)
+			srv.SetAuthStyle(tt.style)
 			tok, err := c.Mint(context.Background(), s)
 			if err != nil {
 				t.Fatalf("Mint: %v", err)
+			}
+			if n := srv.Stats().TokenRequests; n != tt.firstRequests {
+				t.Errorf("first mint made %d token requests, want %d", n, tt.firstRequests)
+			}
+			if _, err := c.Mint(context.Background(), s); err != nil {
+				t.Fatalf("second Mint: %v", err)
+			}
+			if n := srv.Stats().TokenRequests; n != tt.firstRequests+1 {
+				t.Errorf("second mint made %d token requests, want 1: the style should be remembered", n-tt.firstRequests)
 			}
 			if !srv.Valid(tok.AccessToken) || tok.TokenType != "Bearer" || !tok.ExpiresAt.IsZero() {
 				t.Errorf("minted token: %v", tok)
@@ -72,29 +89,33 @@ func TestMintExpiry(t *testing.T) {
 func TestMintErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		setup   func(srv *clickwraptest.Server, s *clickwrap.Secret)
-		want    []string
-		permErr bool
+		name     string
+		setup    func(srv *clickwraptest.Server, s *clickwrap.Secret)
+		want     []string
+		requests int // token requests: no request is sent twice at once
 	}{
 		{
 			name:  "wrong client secret",
 			setup: func(_ *clickwraptest.Server, s *clickwrap.Secret) { s.ClientSecret = "wrong-secret-123" },
 			want:  []string{"invalid_client", "check client_id and client_secret"},
+			// Basic, then body parameters.
+			requests: 2,
 		},
 		{
 			name: "5xx on every try",
 			setup: func(srv *clickwraptest.Server, _ *clickwrap.Secret) {
 				srv.FailNext(clickwraptest.EndpointToken, 100, 502)
 			},
-			want: []string{"HTTP 502", "gave up after 4 tries"},
+			want:     []string{"HTTP 502", "gave up after 4 tries"},
+			requests: 4,
 		},
 		{
 			name: "Retry-After longer than the deadline",
 			setup: func(srv *clickwraptest.Server, _ *clickwrap.Secret) {
 				srv.RateLimitNext(clickwraptest.EndpointToken, 100, 20*time.Second)
 			},
-			want: []string{"HTTP 429", "remain before the deadline"},
+			want:     []string{"HTTP 429", "remain before the deadline"},
+			requests: 1,
 		},
 		{
 			name:  "plain http token_url",
@@ -125,8 +146,8 @@ func TestMintErrors(t *testing.T) {
 			if strings.Contains(err.Error(), clientSecret) || strings.Contains(err.Error(), "wrong-secret-123") {
 				t.Error("error leaks the client secret")
 			}
-			if srv.Stats().Minted != 0 {
-				t.Error("a token was minted")
+			if st := srv.Stats(); st.Minted != 0 || st.TokenRequests != tt.requests {
+				t.Errorf("sandbox saw %d token requests and %d mints, want %d and 0", st.TokenRequests, st.Minted, tt.requests)
 			}
 		})
 	}

@@ -8,9 +8,9 @@
 //     optional endpoint overrides, and any other fields a user keeps there,
 //     which are carried over unchanged.
 //   - [Client.Mint] obtains a new token from the OAuth 2.0 token endpoint with
-//     the client-credentials grant (golang.org/x/oauth2/clientcredentials,
-//     client authentication auto-detected between HTTP Basic and body
-//     parameters).
+//     the client-credentials grant (golang.org/x/oauth2/clientcredentials;
+//     client authentication detected between HTTP Basic and body
+//     parameters, and remembered).
 //   - [Client.Check] proves a token works with one cheap authenticated read,
 //     GET {api_url}/sites?per_page=1&no_count=true&lean=true.
 //   - [Client.NewPending] and [Client.Verify] join the two to the secret
