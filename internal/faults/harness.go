@@ -182,7 +182,7 @@ func runScenario(ctx context.Context, opts Options, sc Scenario) (res Result) {
 	if res.HarnessErr != nil {
 		return res
 	}
-	if res.Stuck != NotStuck && sc.heal != nil {
+	if (res.Stuck != NotStuck || !res.CurrentValid) && sc.heal != nil {
 		res.Heal, res.HealErr = e.healAndRetry(ctx)
 	}
 	return res
@@ -279,13 +279,24 @@ func (e *env) rotateAndRetry(ctx context.Context) driven {
 	return d
 }
 
-// healAndRetry removes the fault and lets the service retry once more.
+// healAndRetry removes the fault and lets the service retry once more: the
+// stuck rotation when AWSPENDING is left, otherwise the next scheduled one.
 func (e *env) healAndRetry(ctx context.Context) (Heal, string) {
 	if err := e.sc.heal(ctx, e); err != nil {
 		e.harnessErr(fmt.Errorf("heal: %w", err))
 		return HealFails, err.Error()
 	}
 	pending := e.pendingVersion()
+	if pending == "" {
+		if err := e.rotateSecret(ctx); err != nil {
+			return HealFails, Shorten(err.Error())
+		}
+		pending = e.versionWith(rotation.StageCurrent)
+		if !e.st.Sandbox.Valid(e.tokenOf(pending)) {
+			return HealFails, "the next rotation did not leave a working AWSCURRENT"
+		}
+		return HealClears, ""
+	}
 	if err := e.st.Secrets.RetryRotation(ctx, e.arn); err != nil {
 		return HealFails, Shorten(err.Error())
 	}

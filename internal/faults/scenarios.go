@@ -90,9 +90,10 @@ func Scenarios() []Scenario {
 				e.st.Sandbox.FailNext(clickwraptest.EndpointAny, 0, http.StatusInternalServerError)
 				return nil
 			},
-			// 3 runs x 4 tries x 2 requests.
+			// 3 runs x 4 tries, one request each (a 5xx never moves on to
+			// the other client authentication style).
 			Want: Expect{ErrContains: "answered HTTP 500 (gave up after 4 tries)", CurrentValid: true, FieldsKept: true, Stuck: StuckEmpty,
-				Heal: HealClears, Calls: calls(3, 6, 0, 0), Mints: 24, Verifies: 0},
+				Heal: HealClears, Calls: calls(3, 6, 0, 0), Mints: 12, Verifies: 0},
 		},
 		{
 			ID: "4", Name: "429, Retry-After past the deadline",
@@ -108,7 +109,7 @@ func Scenarios() []Scenario {
 				return nil
 			},
 			Want: Expect{ErrContains: "not retrying: the next try is due in 30s", CurrentValid: true, FieldsKept: true, Stuck: StuckEmpty,
-				Heal: HealClears, Calls: calls(3, 6, 0, 0), Mints: 6, Verifies: 0},
+				Heal: HealClears, Calls: calls(3, 6, 0, 0), Mints: 3, Verifies: 0},
 		},
 		{
 			ID: "5", Name: "token endpoint: invalid_client",
@@ -128,7 +129,7 @@ func Scenarios() []Scenario {
 		{
 			ID: "6", Name: "verify answers 401",
 			Fault:   "the pending token is revoked as it is stored, so every check of it answers 401",
-			Verdict: "BAD: stuck until an operator acts",
+			Verdict: "ok: the version can never pass, so testSecret removes its AWSPENDING; the next rotation starts afresh",
 			setup: func(_ context.Context, e *env) error {
 				e.removeFault = e.onCall("PutSecretValue", func(c secretsmanagertest.Call) error {
 					var in struct{ SecretString string }
@@ -143,10 +144,11 @@ func Scenarios() []Scenario {
 				e.removeFault()
 				return nil
 			},
-			// Run 1: 4+1+2 calls; each retry 3+1+2 (the pending value exists:
-			// nothing is minted again). 401 is not retried.
-			Want: Expect{ErrContains: "This version can never pass", CurrentValid: true, FieldsKept: true, Stuck: StuckWithValue,
-				Heal: HealFails, Calls: calls(9, 9, 1, 0), Mints: 1, Verifies: 3},
+			// One run: 4+1+2 calls and the UpdateSecretVersionStage that
+			// removes AWSPENDING. 401 is not retried, and with nothing
+			// pending the service has nothing to retry.
+			Want: Expect{ErrContains: "AWSPENDING was removed from it", CurrentValid: true, FieldsKept: true, Stuck: NotStuck,
+				Calls: calls(3, 3, 1, 1), Mints: 1, Verifies: 1},
 		},
 		{
 			ID: "7a", Name: "Secrets Manager throttles once per operation",
@@ -198,7 +200,7 @@ func Scenarios() []Scenario {
 		{
 			ID: "9b", Name: "RetryRotation racing a running rotation",
 			Fault:      "two containers run the same rotation at once; their PutSecretValue calls, then their UpdateSecretVersionStage calls, meet",
-			Verdict:    "minor: spurious failure, 1 orphan",
+			Verdict:    "minor: 1 orphan (both containers minted; one value was stored)",
 			Concurrent: true,
 			setup: func(ctx context.Context, e *env) error {
 				fn, err := e.startFunction(ctx, nil)
@@ -218,15 +220,17 @@ func Scenarios() []Scenario {
 			},
 			drive: racingRetry,
 			// Each run: 4 (or 5 for the one that lost the PutSecretValue
-			// race and re-read) + 1 + 2 + 2 calls.
-			Want: Expect{Succeeded: true, ErrContains: "is not attached to version", CurrentValid: true, FieldsKept: true, Orphans: 1,
-				Calls: calls(8, 7, 2, 2), Mints: 2, Verifies: 2},
+			// race and re-read) + 1 + 2 + 2 calls, and the finishSecret whose
+			// move was refused (AWSCURRENT had moved) describes once more
+			// and succeeds.
+			Want: Expect{Succeeded: true, CurrentValid: true, FieldsKept: true, Orphans: 1,
+				Calls: calls(9, 7, 2, 2), Mints: 2, Verifies: 2},
 		},
 		{
 			ID: "9c", Name: "revoke-on-mint + two containers race createSecret",
 			Fault: "SetRevokeOnMint(true); scenario 9b's two runs, and of the two PutSecretValue calls the one holding the " +
 				"earlier (so already revoked) token is applied first",
-			Verdict:    "BAD: outage until an operator acts",
+			Verdict:    "limit: outage until the next rotation, which needs no operator (revoke-on-mint, and a race nothing can lock)",
 			Concurrent: true,
 			setup: func(ctx context.Context, e *env) error {
 				e.st.Sandbox.SetRevokeOnMint(true)
@@ -245,11 +249,16 @@ func Scenarios() []Scenario {
 				return nil
 			},
 			drive: racingRetry,
-			// Nothing to remove: the race is over, and the stored pending
-			// token stays revoked.
+			// Nothing to remove: the race is over. The first testSecret to
+			// reject the stored (revoked) token abandons the version; the
+			// other run then stops at the checks or abandons too, so the
+			// call and verify counts depend on timing and are not asserted.
+			// The next RotateSecret mints afresh.
 			heal: func(context.Context, *env) error { return nil },
-			Want: Expect{ErrContains: "This version can never pass", CurrentValid: false, CurrentRejected: true, NoneAccepted: true,
-				FieldsKept: true, Stuck: StuckWithValue, Heal: HealFails, Orphans: 1, Calls: calls(6, 7, 2, 0), Mints: 2, Verifies: 2},
+			// Which run's error comes first depends on timing too: both fail
+			// in testSecret ("This version can never pass" or "no stage").
+			Want: Expect{ErrContains: "testSecret", CurrentValid: false, CurrentRejected: true, NoneAccepted: true,
+				FieldsKept: true, Stuck: NotStuck, Heal: HealClears, Orphans: 1, Mints: 2, Verifies: -1},
 		},
 		{
 			ID: "10a", Name: "minting revokes the previous token",
