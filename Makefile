@@ -6,7 +6,7 @@ LAMBDA_ARCH ?= arm64
 # without the legacy RPC mode, trimmed.
 LAMBDA_FLAGS = -tags lambda.norpc -trimpath -ldflags "-s -w -buildid="
 
-.PHONY: help build build-RotatorFunction test demo faults vet clean
+.PHONY: help build build-RotatorFunction rotatorctl test demo faults vet clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
@@ -17,6 +17,9 @@ build: ## build $(OUT)/bootstrap for linux/$(LAMBDA_ARCH), the Lambda artifact
 build-RotatorFunction: ## what `sam build` runs (BuildMethod: makefile): the bootstrap into $(ARTIFACTS_DIR)
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it" >&2; exit 2; }
 	$(MAKE) build OUT="$(ARTIFACTS_DIR)"
+
+rotatorctl: ## build $(OUT)/rotatorctl, the operator command (status, rotate, verify, unstick), for this machine
+	$(GO) build -trimpath -o $(OUT)/rotatorctl ./cmd/rotatorctl
 
 demo: ## one full rotation on the local stand-ins (Lambda runtime emulator, Secrets Manager emulator, Clickwrap sandbox)
 	$(GO) run ./internal/demo

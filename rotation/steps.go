@@ -199,17 +199,12 @@ func (r *Rotator) abandon(ctx context.Context, arn, version string, cause error)
 	})
 	if err != nil {
 		return fmt.Errorf("%w. This version can never pass (secret versions are immutable), and removing AWSPENDING from it failed (%v): "+
-			"run `%s`, fix the cause, then rotate again", cause, err, removePendingCommand(arn, version))
+			"run `%s`, fix the cause, then rotate again", cause, err, RemovePendingCommand(arn, version))
 	}
 	r.log.Warn("abandoned the pending version: AWSPENDING removed so that the next rotation starts afresh",
 		"secret", arn, "version", version)
 	return fmt.Errorf("%w. This version can never pass (secret versions are immutable), so AWSPENDING was removed from it: "+
 		"fix the cause; the next rotation starts afresh", cause)
-}
-
-// removePendingCommand is the AWS CLI command that clears a stuck AWSPENDING.
-func removePendingCommand(arn, version string) string {
-	return fmt.Sprintf("aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s", arn, version)
 }
 
 // finishSecret promotes the pending version with one UpdateSecretVersionStage

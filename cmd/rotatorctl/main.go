@@ -1,0 +1,77 @@
+// Command rotatorctl answers "is my Clickwrap token healthy, and if not, why
+// and what do I do", and makes the fix safely. It works on the secret that
+// the rotation function (cmd/rotator) rotates, through Secrets Manager and the
+// Clickwrap Bearer check, with the default AWS credential chain and region
+// (AWS_ENDPOINT_URL_SECRETS_MANAGER is honoured).
+//
+//	rotatorctl status SECRET [--verify] [--json]
+//	rotatorctl rotate SECRET [--wait] [--timeout D]
+//	rotatorctl verify SECRET [--stage S]
+//	rotatorctl unstick SECRET [--yes]
+//
+// It is its own command so that the Lambda artifact keeps its size. The
+// logic is in internal/operator; this file is wiring.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, defaultDeps())
+	stop()
+	os.Exit(code)
+}
+
+// deps is what run needs from the outside world; tests replace it.
+type deps struct {
+	// operator builds the Operator; it is called only once the command line
+	// is known to be valid, so that --help and usage errors need no AWS
+	// configuration.
+	operator func(ctx context.Context) (*operator.Operator, error)
+	// terminal reports whether w is a terminal (for the live progress line).
+	terminal func(w io.Writer) bool
+}
+
+func defaultDeps() deps {
+	return deps{operator: newOperator, terminal: isTerminal}
+}
+
+// newOperator loads the AWS configuration from the default chain and builds
+// the real clients. The Clickwrap client verifies certificates against the
+// system roots (SSL_CERT_FILE adds a private CA).
+func newOperator(ctx context.Context) (*operator.Operator, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, fmt.Errorf("no AWS region: set AWS_REGION, or AWS_PROFILE to a profile with a region")
+	}
+	cw := clickwrap.NewClient(nil)
+	cw.UserAgent = "rotatorctl"
+	return &operator.Operator{Secrets: secretsmanager.NewFromConfig(cfg), Clickwrap: cw}, nil
+}
+
+// isTerminal reports whether w is a character device, such as a terminal
+// (TERM=dumb counts as not one: it cannot redraw a line).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

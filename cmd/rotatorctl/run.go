@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
+)
+
+const program = "rotatorctl"
+
+// Exit codes. They are documented in the usage text and the README ("Operating it").
+const (
+	exitOK          = 0   // healthy, rotation in progress, or the command did what was asked
+	exitUnhealthy   = 1   // a problem to fix; verify: the token was not accepted
+	exitUsage       = 2   // bad command line
+	exitStuck       = 3   // stuck rotation; rotate: the rotation failed or did not finish in time
+	exitError       = 4   // could not check: an AWS or Clickwrap call failed
+	exitRefused     = 5   // refused or not confirmed: nothing was changed
+	exitInterrupted = 130 // interrupted (Ctrl-C)
+)
+
+const exitCodesHelp = `Exit codes:
+  0    healthy, or a rotation is in progress; the command did what was asked
+  1    unhealthy: a problem to fix (rotation not enabled, secret malformed, token
+       rejected, expired or missing, token expires before the next rotation);
+       verify: Clickwrap did not accept the token
+  2    usage error
+  3    stuck: AWSPENDING is left on a version that is not AWSCURRENT;
+       rotate: the rotation failed or did not finish in time
+  4    could not check: an AWS or Clickwrap call failed (secret not found,
+       access denied, network, HTTP 5xx)
+  5    refused, nothing changed: unstick found nothing stuck or was not
+       confirmed; rotate found a rotation already running
+  130  interrupted
+`
+
+const mainHelp = `rotatorctl checks and operates the rotation of an Ironclad Clickwrap API
+access token kept in AWS Secrets Manager by the clickwrap-rotator Lambda.
+
+Usage:
+  rotatorctl status  SECRET [--verify] [--json] [--stuck-after D]
+  rotatorctl rotate  SECRET [--wait] [--timeout D] [--interval D]
+  rotatorctl verify  SECRET [--stage S]
+  rotatorctl unstick SECRET [--yes] [--stuck-after D]
+  rotatorctl help [COMMAND]
+
+Commands:
+  status   rotation configuration, versions and stages, the token's expiry,
+           and a plain-words diagnosis with the exact fix
+  rotate   start a rotation now (rotation must already be configured);
+           --wait follows it until it finishes or fails
+  verify   the Bearer check alone: does Clickwrap accept the token?
+  unstick  remove AWSPENDING from a version a failed rotation left it on,
+           after showing the change and asking for confirmation
+
+SECRET is the secret's name or ARN. AWS credentials and region come from the
+default chain (AWS_PROFILE, AWS_REGION, environment, SSO, instance roles);
+AWS_ENDPOINT_URL_SECRETS_MANAGER overrides the Secrets Manager endpoint.
+No secret value is ever printed: fields show as present or absent, a token
+at most as its fingerprint (the first 8 hex digits of its SHA-256).
+
+Run 'rotatorctl COMMAND --help' for a command's flags.
+
+` + exitCodesHelp
+
+// command is one subcommand.
+type command struct {
+	name, synopsis, help string
+	flags                func(fs *flag.FlagSet) func(ctx context.Context, c *cli, secret string) int
+}
+
+var commands = []command{statusCommand, rotateCommand, verifyCommand, unstickCommand}
+
+// cli is one invocation's input, output and dependencies.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	deps           deps
+	op             *operator.Operator
+	secret         string // as the operator typed it
+}
+
+// run is rotatorctl: it parses args (without the program name), runs the
+// command and returns the exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, d deps) int {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "%s: no command given\n\n%s", program, mainHelp)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
+		fmt.Fprint(stdout, mainHelp)
+		return exitOK
+	case "help":
+		if len(args) == 1 {
+			fmt.Fprint(stdout, mainHelp)
+			return exitOK
+		}
+		if cmd, ok := findCommand(args[1]); ok {
+			writeCommandHelp(stdout, cmd)
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "%s: unknown command %q\nRun '%s --help' for the commands.\n", program, args[1], program)
+		return exitUsage
+	}
+	cmd, ok := findCommand(name)
+	if !ok {
+		fmt.Fprintf(stderr, "%s: unknown command %q\nRun '%s --help' for the commands.\n", program, name, program)
+		return exitUsage
+	}
+	fs := flag.NewFlagSet(program+" "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	action := cmd.flags(fs)
+	positional, err := parseInterleaved(fs, args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		writeCommandHelp(stdout, cmd)
+		return exitOK
+	case err != nil:
+		return usageError(stderr, cmd, err.Error())
+	case len(positional) == 0:
+		return usageError(stderr, cmd, "no SECRET given")
+	case len(positional) > 1:
+		return usageError(stderr, cmd, fmt.Sprintf("one SECRET expected, got %d arguments: %s", len(positional), strings.Join(positional, " ")))
+	case strings.TrimSpace(positional[0]) == "":
+		return usageError(stderr, cmd, "SECRET is empty")
+	}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, deps: d, secret: positional[0]}
+	if code, ok := c.checkFlags(fs, cmd); !ok {
+		return code
+	}
+	op, err := d.operator(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", program, err)
+		return exitError
+	}
+	c.op = op
+	return action(ctx, c, positional[0])
+}
+
+func findCommand(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// checkFlags applies the rules flag parsing does not: no negative duration,
+// no empty string, and rotate's wait flags only with --wait.
+func (c *cli) checkFlags(fs *flag.FlagSet, cmd command) (int, bool) {
+	var problem string
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fs.VisitAll(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if !ok || problem != "" {
+			return
+		}
+		switch v := g.Get().(type) {
+		case time.Duration:
+			if v < 0 {
+				problem = fmt.Sprintf("--%s must not be negative", f.Name)
+			}
+		case string:
+			if strings.TrimSpace(v) == "" {
+				problem = fmt.Sprintf("--%s must not be empty", f.Name)
+			}
+		}
+	})
+	if cmd.name == "rotate" && !set["wait"] {
+		for _, name := range []string{"timeout", "interval"} {
+			if set[name] && problem == "" {
+				problem = fmt.Sprintf("--%s needs --wait", name)
+			}
+		}
+	}
+	if problem != "" {
+		return usageError(c.stderr, cmd, problem), false
+	}
+	return 0, true
+}
+
+// parseInterleaved parses flags anywhere among the positional arguments
+// (status SECRET --json as well as status --json SECRET); "--" ends the
+// flags.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+func usageError(w io.Writer, cmd command, problem string) int {
+	fmt.Fprintf(w, "%s %s: %s\nUsage: %s\nRun '%s %s --help' for details.\n", program, cmd.name, problem, cmd.synopsis, program, cmd.name)
+	return exitUsage
+}
+
+func writeCommandHelp(w io.Writer, cmd command) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", cmd.synopsis, cmd.help)
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	cmd.flags(fs)
+	fmt.Fprintln(w, "Flags:")
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n        %s", line, usage)
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+	fmt.Fprintf(w, "  --help\n        show this help\n\n%s", exitCodesHelp)
+}
+
+// exitFor is the exit code of a diagnosis.
+func exitFor(d rotation.Diagnosis) int {
+	switch d.State {
+	case rotation.StateHealthy, rotation.StateInProgress:
+		return exitOK
+	case rotation.StateStuck:
+		return exitStuck
+	case rotation.StateCheckFailed:
+		return exitError
+	default:
+		return exitUnhealthy
+	}
+}
+
+// failed reports an error from Secrets Manager or Clickwrap, or the
+// interruption, and returns its exit code.
+func (c *cli) failed(ctx context.Context, err error) int {
+	if ctx.Err() != nil {
+		fmt.Fprintf(c.stderr, "%s: interrupted\n", program)
+		return exitInterrupted
+	}
+	fmt.Fprintf(c.stderr, "%s: %v\n", program, err)
+	return exitError
+}
+
+func (c *cli) hints() operator.Hints { return operator.Hints{Program: program, Secret: c.secret} }

@@ -1,0 +1,497 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
+)
+
+const (
+	clientID     = "ctl-app"
+	clientSecret = "ctl-client-secret-93b1d7e2"
+	lambdaARN    = "arn:aws:lambda:us-east-1:123456789012:function:clickwrap-rotator"
+	secretName   = "clickwrap/api-token"
+)
+
+// fastRetry keeps failing Clickwrap calls short in tests.
+var fastRetry = clickwrap.RetryPolicy{MaxAttempts: 2, BaseDelay: 5 * time.Millisecond, MaxDelay: 20 * time.Millisecond, AttemptTimeout: 5 * time.Second}
+
+// world is one test's Secrets Manager emulator (asynchronous rotation, as
+// the service does it), Clickwrap sandbox and rotation function, plus every
+// output rotatorctl produced, for the leak check.
+type world struct {
+	t    *testing.T
+	sm   *secretsmanagertest.Server
+	cw   *clickwraptest.Server
+	rot  *rotation.Rotator
+	arn  string
+	logs syncBuffer
+
+	mu       sync.Mutex
+	hook     func(ctx context.Context, ev rotation.Event) error // runs before each step; an error fails the step
+	rtokens  []string
+	outputs  []string
+	terminal bool
+	shift    time.Duration // the operator's clock runs this far ahead
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{t: t}
+	w.cw = clickwraptest.NewServer()
+	t.Cleanup(w.cw.Close)
+	w.cw.AddClient(clientID, clientSecret)
+	w.sm = secretsmanagertest.New(secretsmanagertest.Options{})
+	t.Cleanup(w.sm.Close)
+	cw := clickwrap.NewClient(w.cw.Client())
+	cw.Retry = fastRetry
+	w.rot = rotation.New(w.sm.Client(), cw, slog.New(slog.NewJSONHandler(&w.logs, nil)))
+	w.sm.SetInvoker(w.invoke)
+	w.arn = w.sm.CreateSecret(secretName, w.secretJSON(nil))
+	t.Cleanup(w.assertNoLeak)
+	return w
+}
+
+// invoke is the rotation Lambda: the hook, then the real handler.
+func (w *world) invoke(ctx context.Context, ev rotation.Event) error {
+	w.mu.Lock()
+	if ev.RotationToken != "" {
+		w.rtokens = append(w.rtokens, ev.RotationToken)
+	}
+	hook := w.hook
+	w.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return w.rot.Handle(ctx, ev)
+}
+
+func (w *world) setHook(h func(ctx context.Context, ev rotation.Event) error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.hook = h
+}
+
+func (w *world) secretJSON(override map[string]any) string {
+	m := map[string]any{
+		"client_id":     clientID,
+		"client_secret": clientSecret,
+		"token_url":     w.cw.TokenURL(),
+		"api_url":       w.cw.APIURL(),
+		"team":          "payments",
+	}
+	maps.Copy(m, override)
+	for k, v := range m {
+		if v == nil {
+			delete(m, k)
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// configure turns rotation on (rate(30 days), a 3h window) and waits for the
+// first rotation, which mints the first token.
+func (w *world) configure() {
+	w.t.Helper()
+	ctx := context.Background()
+	if _, err := w.sm.Client().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(w.arn),
+		RotationLambdaARN: aws.String(lambdaARN),
+		RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.waitRotations()
+	if rs := w.sm.Rotations(w.arn); rs[len(rs)-1].Err != nil {
+		w.t.Fatalf("first rotation: %v", rs[len(rs)-1].Err)
+	}
+}
+
+func (w *world) waitRotations() {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.sm.Wait(ctx); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// put stores value as a new AWSCURRENT version, as a person fixing the
+// secret by hand would.
+func (w *world) put(value string) {
+	w.t.Helper()
+	if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(w.arn), SecretString: aws.String(value),
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// token returns the access token stored in the version holding stage.
+func (w *world) token(stage string) string {
+	w.t.Helper()
+	id := rotation.VersionWithStage(w.sm.Stages(w.arn), stage)
+	v, ok := w.sm.Value(w.arn, id)
+	if !ok {
+		w.t.Fatalf("no value under %s", stage)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(v), &m); err != nil {
+		w.t.Fatal(err)
+	}
+	tok, _ := m["access_token"].(string)
+	return tok
+}
+
+func (w *world) stages() map[string][]string { return w.sm.Stages(w.arn) }
+
+// failedRotation runs a rotation that fails half way and leaves AWSPENDING
+// stuck on its version, which it returns: Clickwrap rejects the pending
+// token (it is revoked just before testSecret), and the function's own
+// attempt to remove AWSPENDING from that version is refused.
+func (w *world) failedRotation() string {
+	w.t.Helper()
+	w.setHook(w.revokeBeforeTest)
+	defer w.setHook(nil)
+	w.refuseAbandon()
+	defer w.sm.FailNext("UpdateSecretVersionStage", 0, "")
+	out, err := w.sm.Client().RotateSecret(context.Background(), &secretsmanager.RotateSecretInput{SecretId: aws.String(w.arn)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.waitRotations()
+	v := aws.ToString(out.VersionId)
+	if rs := w.sm.Rotations(w.arn); rs[len(rs)-1].Err == nil {
+		w.t.Fatal("the rotation meant to fail succeeded")
+	}
+	if !slices.Contains(w.stages()[v], "AWSPENDING") {
+		w.t.Fatalf("stages after the failed rotation: %v", w.stages())
+	}
+	return v
+}
+
+// refuseAbandon makes the next UpdateSecretVersionStage fail: the one a
+// rotation function makes to remove AWSPENDING from a version that can never
+// pass. The rotation then stays stuck, as it does when that call is denied
+// or when the function predates it.
+func (w *world) refuseAbandon() {
+	w.sm.FailNext("UpdateSecretVersionStage", 1, "AccessDeniedException")
+}
+
+// revokeBeforeTest is a hook that revokes the pending token at the sandbox
+// before testSecret runs.
+func (w *world) revokeBeforeTest(_ context.Context, ev rotation.Event) error {
+	if ev.Step == string(rotation.TestSecret) {
+		v, _ := w.sm.Value(w.arn, ev.ClientRequestToken)
+		var m map[string]any
+		_ = json.Unmarshal([]byte(v), &m)
+		tok, _ := m["access_token"].(string)
+		w.cw.Revoke(tok)
+	}
+	return nil
+}
+
+// stopAtCreate is a hook that fails createSecret before it mints anything,
+// leaving a pending version without a value.
+func stopAtCreate(_ context.Context, ev rotation.Event) error {
+	if ev.Step == string(rotation.CreateSecret) {
+		return errors.New("the function could not reach the token endpoint (test)")
+	}
+	return nil
+}
+
+func (w *world) deps() deps {
+	return deps{
+		operator: func(context.Context) (*operator.Operator, error) {
+			w.mu.Lock()
+			shift := w.shift
+			w.mu.Unlock()
+			cw := clickwrap.NewClient(w.cw.Client())
+			cw.Retry = fastRetry
+			return &operator.Operator{Secrets: w.sm.Client(), Clickwrap: cw, Now: func() time.Time { return time.Now().Add(shift) }}, nil
+		},
+		terminal: func(io.Writer) bool {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			return w.terminal
+		},
+	}
+}
+
+// result is one rotatorctl run.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (r result) String() string {
+	return "exit " + strconv.Itoa(r.code) + "\n--- stdout\n" + r.stdout + "--- stderr\n" + r.stderr
+}
+
+// has reports whether stdout holds text, ignoring how lines were wrapped.
+func (r result) has(text string) bool {
+	return strings.Contains(flat(r.stdout), flat(text))
+}
+
+func flat(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// run runs rotatorctl in-process with stdin (nil: no stdin at all).
+func (w *world) run(stdin io.Reader, args ...string) result {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return w.runCtx(ctx, stdin, args...)
+}
+
+func (w *world) runCtx(ctx context.Context, stdin io.Reader, args ...string) result {
+	w.t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(ctx, args, stdin, &out, &errOut, w.deps())
+	r := result{code: code, stdout: out.String(), stderr: errOut.String()}
+	w.mu.Lock()
+	w.outputs = append(w.outputs, r.stdout, r.stderr)
+	w.mu.Unlock()
+	return r
+}
+
+// expect runs rotatorctl and fails the test unless it exits with code.
+func (w *world) expect(code int, stdin io.Reader, args ...string) result {
+	w.t.Helper()
+	r := w.run(stdin, args...)
+	if r.code != code {
+		w.t.Fatalf("rotatorctl %s: exit %d, want %d\n%s", strings.Join(args, " "), r.code, code, r)
+	}
+	return r
+}
+
+// status runs status --json and decodes it.
+func (w *world) status(args ...string) (statusJSON, result) {
+	w.t.Helper()
+	r := w.run(nil, append([]string{"status", secretName, "--json"}, args...)...)
+	var s statusJSON
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		w.t.Fatalf("status --json output does not have the documented shape: %v\n%s", err, r)
+	}
+	return s, r
+}
+
+// assertNoLeak checks that no secret value (the client secret, any access
+// token ever stored, a RotationToken) appears in anything rotatorctl printed
+// or the function logged.
+func (w *world) assertNoLeak() {
+	w.t.Helper()
+	values := []string{clientSecret}
+	for _, id := range w.allVersions() {
+		if v, ok := w.sm.Value(w.arn, id); ok {
+			var m map[string]any
+			_ = json.Unmarshal([]byte(v), &m)
+			if tok, _ := m["access_token"].(string); tok != "" {
+				values = append(values, tok)
+			}
+		}
+	}
+	w.mu.Lock()
+	values = append(values, w.rtokens...)
+	all := strings.Join(w.outputs, "\n") + w.logs.String()
+	w.mu.Unlock()
+	for _, v := range values {
+		if strings.Contains(all, v) {
+			w.t.Errorf("a secret value appears in rotatorctl's output or the function's logs")
+		}
+	}
+}
+
+// allVersions lists every version ever made, labelled or not.
+func (w *world) allVersions() []string {
+	out, err := w.sm.Client().ListSecretVersionIds(context.Background(), &secretsmanager.ListSecretVersionIdsInput{
+		SecretId: aws.String(w.arn), IncludeDeprecated: aws.Bool(true),
+	})
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, v := range out.Versions {
+		ids = append(ids, aws.ToString(v.VersionId))
+	}
+	return ids
+}
+
+// statusJSON is the documented shape of status --json.
+type statusJSON struct {
+	Secret struct {
+		Name string `json:"name"`
+		ARN  string `json:"arn"`
+	} `json:"secret"`
+	Rotation struct {
+		Enabled      bool      `json:"enabled"`
+		LambdaARN    string    `json:"lambda_arn"`
+		Schedule     string    `json:"schedule"`
+		Window       string    `json:"window"`
+		LastRotated  time.Time `json:"last_rotated"`
+		NextRotation time.Time `json:"next_rotation"`
+	} `json:"rotation"`
+	Versions []struct {
+		VersionID string    `json:"version_id"`
+		Stages    []string  `json:"stages"`
+		Created   time.Time `json:"created"`
+	} `json:"versions"`
+	Current   *tokenJSON `json:"current"`
+	Pending   *tokenJSON `json:"pending"`
+	Diagnosis struct {
+		State          string        `json:"state"`
+		Message        string        `json:"message"`
+		Fix            string        `json:"fix"`
+		More           []findingJSON `json:"more"`
+		CurrentVersion string        `json:"current_version"`
+		PendingVersion string        `json:"pending_version"`
+		PendingSince   time.Time     `json:"pending_since"`
+	} `json:"diagnosis"`
+	Warnings  []string  `json:"warnings"`
+	CheckedAt time.Time `json:"checked_at"`
+}
+
+type findingJSON struct {
+	State   string `json:"state"`
+	Message string `json:"message"`
+	Fix     string `json:"fix"`
+}
+
+type tokenJSON struct {
+	Stage        string    `json:"stage"`
+	VersionID    string    `json:"version_id"`
+	Value        string    `json:"value"`
+	Problem      string    `json:"problem"`
+	ClientID     string    `json:"client_id"`
+	ClientSecret string    `json:"client_secret"`
+	AccessToken  string    `json:"access_token"`
+	Fingerprint  string    `json:"fingerprint"`
+	TokenType    string    `json:"token_type"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	TokenURL     string    `json:"token_url"`
+	APIURL       string    `json:"api_url"`
+	Check        *struct {
+		Result   string `json:"result"`
+		Detail   string `json:"detail"`
+		Endpoint string `json:"endpoint"`
+	} `json:"check"`
+}
+
+func (s statusJSON) states() []string {
+	out := []string{s.Diagnosis.State}
+	for _, f := range s.Diagnosis.More {
+		out = append(out, f.State)
+	}
+	return out
+}
+
+// startRotation calls RotateSecret as the schedule would, without waiting.
+func (w *world) startRotation() string {
+	w.t.Helper()
+	out, err := w.sm.Client().RotateSecret(context.Background(), &secretsmanager.RotateSecretInput{SecretId: aws.String(w.arn)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return aws.ToString(out.VersionId)
+}
+
+// blockAt makes the function stop at step until the test ends, and returns
+// once a rotation has reached it: the rotation is then in progress.
+func (w *world) blockAt(step rotation.Step) string {
+	w.t.Helper()
+	reached, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	w.setHook(func(ctx context.Context, ev rotation.Event) error {
+		if ev.Step == string(step) {
+			once.Do(func() { close(reached) })
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return nil
+	})
+	w.t.Cleanup(func() { close(release); w.waitRotations() })
+	v := w.startRotation()
+	select {
+	case <-reached:
+	case <-time.After(10 * time.Second):
+		w.t.Fatalf("the rotation did not reach %s", step)
+	}
+	return v
+}
+
+// configuredWithoutToken turns rotation on without rotating (as
+// RotateImmediately=false does: Secrets Manager only tests the
+// configuration), so AWSCURRENT still holds only the client credentials.
+func (w *world) configuredWithoutToken() {
+	w.t.Helper()
+	if _, err := w.sm.Client().RotateSecret(context.Background(), &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(w.arn),
+		RotationLambdaARN: aws.String(lambdaARN),
+		RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
+		RotateImmediately: aws.Bool(false),
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.waitRotations()
+}
+
+func (w *world) setShift(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.shift = d
+}
+
+func (w *world) setTerminal(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.terminal = on
+}
+
+// calls returns the Secrets Manager calls made since the last resetCalls.
+func (w *world) calls() map[string]int { return w.sm.Calls() }

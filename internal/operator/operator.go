@@ -1,0 +1,275 @@
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
+)
+
+// SecretsManager is the part of the Secrets Manager API the operator uses.
+// *secretsmanager.Client satisfies it. Only UpdateSecretVersionStage (in
+// Unstick) and RotateSecret (in Rotate) change anything.
+type SecretsManager interface {
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	ListSecretVersionIds(ctx context.Context, in *secretsmanager.ListSecretVersionIdsInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error)
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	RotateSecret(ctx context.Context, in *secretsmanager.RotateSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.RotateSecretOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+}
+
+// Checker proves a Clickwrap access token. *clickwrap.Client satisfies it.
+type Checker interface {
+	Check(ctx context.Context, apiURL, accessToken string) error
+}
+
+// Operator runs the operator commands against one Secrets Manager client and
+// one Clickwrap client.
+type Operator struct {
+	Secrets   SecretsManager
+	Clickwrap Checker
+	// Now is the clock dates are judged by (expiry, the age of a pending
+	// version); nil means time.Now. Waiting always uses the real clock.
+	Now func() time.Time
+}
+
+func (o *Operator) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// InspectOptions choose what Inspect does beyond reading.
+type InspectOptions struct {
+	// VerifyCurrent and VerifyPending make the Bearer check with the
+	// AWSCURRENT token and with the AWSPENDING one (when that is another
+	// version with a token).
+	VerifyCurrent, VerifyPending bool
+	// StuckAfter is passed to rotation.Diagnose (zero: its default).
+	StuckAfter time.Duration
+}
+
+// Inspect reads everything about a secret that says whether its rotation is
+// healthy: DescribeSecret, ListSecretVersionIds, the AWSCURRENT value and the
+// AWSPENDING one (parsed, never shown), and optionally the Bearer checks,
+// then diagnoses it.
+//
+// Only a failing DescribeSecret is an error: without it nothing can be said.
+// Other failures are reported in the Report (warnings, a check-failed
+// finding).
+func (o *Operator) Inspect(ctx context.Context, secretID string, opts InspectOptions) (*Report, error) {
+	desc, err := o.describe(ctx, secretID)
+	if err != nil {
+		return nil, err
+	}
+	arn := aws.ToString(desc.ARN)
+	r := &Report{
+		Secret:    SecretInfo{Name: aws.ToString(desc.Name), ARN: arn},
+		Rotation:  rotationInfo(desc),
+		CheckedAt: o.now().UTC(),
+	}
+	versions, err := o.listVersions(ctx, arn)
+	if err != nil {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("could not list the versions (their creation dates are unknown): %v", err))
+	}
+	r.Versions = versionInfos(desc, versions)
+
+	facts := rotation.Facts{Secret: desc, Versions: versions, Now: o.now(), StuckAfter: opts.StuckAfter}
+	current := rotation.VersionWithStage(desc.VersionIdsToStages, rotation.StageCurrent)
+	if current != "" {
+		tok, v := o.readToken(ctx, arn, current, rotation.StageCurrent, opts.VerifyCurrent)
+		r.Current, facts.Current = &tok, v
+	}
+	if p := rotation.VersionWithStage(desc.VersionIdsToStages, rotation.StagePending); p != "" && p != current {
+		tok, v := o.readToken(ctx, arn, p, rotation.StagePending, opts.VerifyPending)
+		r.Pending, facts.Pending = &tok, v
+	}
+	r.Diagnosis = rotation.Diagnose(facts)
+	r.desc = desc
+	return r, nil
+}
+
+func (o *Operator) describe(ctx context.Context, secretID string) (*secretsmanager.DescribeSecretOutput, error) {
+	desc, err := o.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
+	if err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return nil, fmt.Errorf("secret %q not found (check the name and the AWS region): %w", secretID, err)
+		}
+		return nil, fmt.Errorf("describing secret %q: %w", secretID, err)
+	}
+	return desc, nil
+}
+
+func (o *Operator) listVersions(ctx context.Context, arn string) ([]types.SecretVersionsListEntry, error) {
+	var out []types.SecretVersionsListEntry
+	p := secretsmanager.NewListSecretVersionIdsPaginator(o.Secrets, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(arn)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, page.Versions...)
+	}
+	return out, nil
+}
+
+// readToken reads one version's value and describes it without its secrets:
+// fields as present or absent, the token as its fingerprint. With verify it
+// also makes the Bearer check.
+func (o *Operator) readToken(ctx context.Context, arn, version, stage string, verify bool) (TokenInfo, rotation.Value) {
+	info := TokenInfo{Stage: stage, VersionID: version}
+	out, err := o.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId: aws.String(arn), VersionId: aws.String(version), VersionStage: aws.String(stage),
+	})
+	var nf *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf) && stage == rotation.StagePending:
+		info.Value = ValueNoValue
+		info.Problem = "no value yet: createSecret has not stored one"
+		return info, rotation.Value{Kind: rotation.ValueAbsent}
+	case err != nil:
+		info.Value = ValueUnreadable
+		info.Problem = err.Error()
+		return info, rotation.Value{Kind: rotation.ValueUnreadable, Err: err}
+	case out.SecretString == nil:
+		info.Value = ValueMalformed
+		info.Problem = "the version has no SecretString (binary secrets are not supported)"
+		return info, rotation.Value{Kind: rotation.ValueMalformed, Err: errors.New(info.Problem)}
+	}
+	s, err := clickwrap.ParseSecret(*out.SecretString)
+	if err != nil {
+		info.Value = ValueMalformed
+		info.Problem = err.Error()
+		return info, rotation.Value{Kind: rotation.ValueMalformed, Err: err}
+	}
+	info.describe(s)
+	if s.AccessToken == "" {
+		info.Value = ValueNoToken
+		return info, rotation.Value{Kind: rotation.ValueNoCredential}
+	}
+	info.Value = ValueOK
+	v := rotation.Value{Kind: rotation.ValueOK, ExpiresAt: s.ExpiresAt}
+	if verify {
+		info.Check = o.check(ctx, s)
+		v.Checked, v.CheckErr = true, info.Check.err
+	}
+	return info, v
+}
+
+// check makes the Bearer check with the secret's token at its api_url.
+func (o *Operator) check(ctx context.Context, s *clickwrap.Secret) *CheckInfo {
+	c := &CheckInfo{Endpoint: redactURL(strings.TrimRight(s.APIEndpoint(), "/") + "/sites")}
+	c.err = o.Clickwrap.Check(ctx, s.APIEndpoint(), s.AccessToken)
+	var p interface{ Permanent() bool }
+	switch {
+	case c.err == nil:
+		c.Result = CheckAccepted
+	case errors.As(c.err, &p) && p.Permanent():
+		c.Result = CheckRejected
+		c.Detail = c.err.Error()
+	default:
+		c.Result = CheckError
+		c.Detail = c.err.Error()
+	}
+	return c
+}
+
+func rotationInfo(desc *secretsmanager.DescribeSecretOutput) RotationInfo {
+	ri := RotationInfo{Enabled: aws.ToBool(desc.RotationEnabled), LambdaARN: aws.ToString(desc.RotationLambdaARN)}
+	if r := desc.RotationRules; r != nil {
+		switch {
+		case r.ScheduleExpression != nil:
+			ri.Schedule = *r.ScheduleExpression
+		case r.AutomaticallyAfterDays != nil:
+			ri.Schedule = fmt.Sprintf("rate(%d days)", *r.AutomaticallyAfterDays)
+		}
+		ri.Window = aws.ToString(r.Duration)
+	}
+	if desc.LastRotatedDate != nil {
+		ri.LastRotated = desc.LastRotatedDate.UTC()
+	}
+	if desc.NextRotationDate != nil {
+		ri.NextRotation = desc.NextRotationDate.UTC()
+	}
+	return ri
+}
+
+// versionInfos lists the labelled versions, newest first. DescribeSecret's
+// map is authoritative for the stages; the listing adds creation dates.
+func versionInfos(desc *secretsmanager.DescribeSecretOutput, listed []types.SecretVersionsListEntry) []VersionInfo {
+	out := []VersionInfo{}
+	seen := map[string]bool{}
+	for _, v := range listed {
+		id := aws.ToString(v.VersionId)
+		stages, ok := desc.VersionIdsToStages[id]
+		if !ok {
+			stages = v.VersionStages
+		}
+		vi := VersionInfo{VersionID: id, Stages: sortStages(stages)}
+		if v.CreatedDate != nil {
+			vi.Created = v.CreatedDate.UTC()
+		}
+		out = append(out, vi)
+		seen[id] = true
+	}
+	for id, stages := range desc.VersionIdsToStages {
+		if !seen[id] {
+			out = append(out, VersionInfo{VersionID: id, Stages: sortStages(stages)})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b VersionInfo) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.VersionID, b.VersionID)
+	})
+	return out
+}
+
+// sortStages puts the rotation labels first, in rotation order.
+func sortStages(stages []string) []string {
+	rank := func(s string) int {
+		switch s {
+		case rotation.StageCurrent:
+			return 0
+		case rotation.StagePending:
+			return 1
+		case rotation.StagePrevious:
+			return 2
+		}
+		return 3
+	}
+	out := slices.Clone(stages)
+	if out == nil {
+		out = []string{}
+	}
+	slices.SortStableFunc(out, func(a, b string) int {
+		if c := rank(a) - rank(b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return out
+}
+
+// redactURL drops anything but scheme, host and path: a URL in a report
+// never carries a query or user info.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unparseable URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}

@@ -1,0 +1,501 @@
+package rotation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// State is the condition [Diagnose] finds a rotated secret in. Its value is
+// what `rotatorctl status --json` prints.
+type State string
+
+// The states, from the most urgent to the least: a [Diagnosis] names the most
+// urgent one it found.
+const (
+	// StateStuck: AWSPENDING is on a version that is not AWSCURRENT, and the
+	// rotation that put it there failed (its credential can never pass, or
+	// it has been pending for longer than a rotation takes). Every
+	// RotateSecret fails with "A previous rotation isn't complete" until the
+	// label is removed.
+	StateStuck State = "stuck"
+	// StateMalformed: the AWSCURRENT value is malformed; no rotation can
+	// start from it.
+	StateMalformed State = "secret-malformed"
+	// StateNotEnabled: rotation is not turned on for the secret.
+	StateNotEnabled State = "rotation-not-enabled"
+	// StateRejected: the service refused the AWSCURRENT credential.
+	StateRejected State = "credential-rejected"
+	// StateExpired: the AWSCURRENT credential is past its expiry.
+	StateExpired State = "credential-expired"
+	// StateNoCredential: AWSCURRENT holds no credential yet (a first
+	// secret, before its first rotation).
+	StateNoCredential State = "no-credential"
+	// StateExpiresBeforeRotation: the AWSCURRENT credential expires before
+	// the next scheduled rotation replaces it.
+	StateExpiresBeforeRotation State = "expires-before-rotation"
+	// StateCheckFailed: a value could not be read or a credential could not
+	// be checked (network, permissions, a 5xx), so health is unknown.
+	StateCheckFailed State = "check-failed"
+	// StateInProgress: AWSPENDING is on a version that is not AWSCURRENT
+	// and the rotation may still be running.
+	StateInProgress State = "rotation-in-progress"
+	// StateHealthy: nothing to do.
+	StateHealthy State = "healthy"
+)
+
+// severity orders the states, most urgent first.
+var severity = []State{
+	StateStuck, StateMalformed, StateNotEnabled, StateRejected, StateExpired,
+	StateNoCredential, StateExpiresBeforeRotation, StateCheckFailed,
+	StateInProgress, StateHealthy,
+}
+
+// DefaultStuckAfter is how long a pending version may stay pending before
+// Diagnose calls the rotation stuck rather than in progress, when nothing
+// proves sooner that it failed. A rotation by this function takes seconds,
+// and each of its four steps is bounded by the function's timeout; Lambda's
+// longest timeout is 15 minutes.
+const DefaultStuckAfter = 15 * time.Minute
+
+// ValueKind says what the caller found in a version's value.
+type ValueKind int
+
+const (
+	// ValueNotRead: the caller did not read the value. Nothing is concluded
+	// from it.
+	ValueNotRead ValueKind = iota
+	// ValueUnreadable: reading the value failed (Value.Err says why).
+	ValueUnreadable
+	// ValueAbsent: the version has no value yet: a pending version before
+	// createSecret stored one.
+	ValueAbsent
+	// ValueMalformed: the value is not a usable secret (Value.Err names the
+	// field, never its value).
+	ValueMalformed
+	// ValueNoCredential: the value is well formed but holds no credential.
+	ValueNoCredential
+	// ValueOK: the value holds a credential.
+	ValueOK
+)
+
+// Value is what the caller learned about the value of one version, in terms
+// of the credential it holds. The zero Value means nothing is known.
+type Value struct {
+	Kind ValueKind
+	// Err says why the value is unreadable or malformed.
+	Err error
+	// ExpiresAt is when the credential expires; zero when not known.
+	ExpiresAt time.Time
+	// Checked reports that the credential was proved against its service,
+	// with CheckErr as the outcome. A CheckErr with a method
+	// Permanent() bool returning true (a 401 or 403, see
+	// [CredentialService]) means the service rejects the credential; any
+	// other error means the check could not be made.
+	Checked  bool
+	CheckErr error
+}
+
+// Facts is what Diagnose judges a secret by: what Secrets Manager says about
+// it, and what the caller learned about the credentials in it.
+type Facts struct {
+	// Secret is DescribeSecret's answer. Required.
+	Secret *secretsmanager.DescribeSecretOutput
+	// Versions is ListSecretVersionIds' answer. It dates the versions; without
+	// it the pending version's age is taken from the secret's
+	// LastChangedDate, which is never earlier.
+	Versions []types.SecretVersionsListEntry
+	// Current and Pending are what the caller learned about the values of the
+	// AWSCURRENT version and of the AWSPENDING version (when that is another
+	// version).
+	Current, Pending Value
+	// Now is the time to judge ages and expiries by; zero means time.Now().
+	Now time.Time
+	// StuckAfter is how long a pending version may stay pending before it
+	// counts as stuck when nothing shows sooner that it failed; zero or
+	// negative means DefaultStuckAfter.
+	StuckAfter time.Duration
+}
+
+// Finding is one thing Diagnose found: its state, what it means in plain
+// words, and the exact command that fixes it (empty when there is nothing to
+// run).
+type Finding struct {
+	State   State  `json:"state"`
+	Message string `json:"message"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+// Diagnosis is Diagnose's verdict. The embedded Finding is the most urgent
+// finding; More holds the others, most urgent first.
+type Diagnosis struct {
+	Finding
+	More []Finding `json:"more,omitempty"`
+	// CurrentVersion holds AWSCURRENT ("" when no version does).
+	CurrentVersion string `json:"current_version,omitempty"`
+	// PendingVersion holds AWSPENDING, when that is not the AWSCURRENT
+	// version; PendingSince is when it was created (zero when unknown).
+	PendingVersion string    `json:"pending_version,omitempty"`
+	PendingSince   time.Time `json:"pending_since,omitzero"`
+}
+
+// Findings returns every finding, most urgent first.
+func (d Diagnosis) Findings() []Finding {
+	return append([]Finding{d.Finding}, d.More...)
+}
+
+// Has reports whether any finding is in state s.
+func (d Diagnosis) Has(s State) bool {
+	return slices.ContainsFunc(d.Findings(), func(f Finding) bool { return f.State == s })
+}
+
+// RemovePendingCommand is the AWS CLI command that removes AWSPENDING from
+// version of the secret arn: the fix for a stuck rotation. It is the command
+// the rotation's own error names when a pending version can never pass and
+// the label stays on it.
+func RemovePendingCommand(arn, version string) string {
+	return fmt.Sprintf("aws secretsmanager update-secret-version-stage --secret-id %s --version-stage %s --remove-from-version-id %s",
+		arn, StagePending, version)
+}
+
+// rotateNowCommand starts a rotation with the rotation configuration the
+// secret already has.
+func rotateNowCommand(arn string) string {
+	return "aws secretsmanager rotate-secret --secret-id " + arn
+}
+
+// VersionWithStage returns the version that holds stage in DescribeSecret's
+// VersionIdsToStages, or "".
+func VersionWithStage(versionIDsToStages map[string][]string, stage string) string {
+	for id, stages := range versionIDsToStages {
+		if slices.Contains(stages, stage) {
+			return id
+		}
+	}
+	return ""
+}
+
+// Diagnose says in plain words what state a rotated secret is in and what to
+// do about it. It makes no calls: the caller gathers the facts.
+//
+// A rotation is stuck when AWSPENDING is on a version that is not AWSCURRENT
+// and either the pending value can never pass (it is malformed, or the
+// service rejects its credential: secret versions are immutable), or the
+// version has been pending for longer than StuckAfter. A younger pending
+// version is a rotation in progress. AWSPENDING on the AWSCURRENT version is
+// what a finished rotation may leave, and blocks nothing.
+func Diagnose(f Facts) Diagnosis {
+	now := f.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	stuckAfter := f.StuckAfter
+	if stuckAfter <= 0 {
+		stuckAfter = DefaultStuckAfter
+	}
+	sec := f.Secret
+	if sec == nil {
+		sec = &secretsmanager.DescribeSecretOutput{}
+	}
+	arn := aws.ToString(sec.ARN)
+	if arn == "" {
+		arn = aws.ToString(sec.Name)
+	}
+	d := Diagnosis{CurrentVersion: VersionWithStage(sec.VersionIdsToStages, StageCurrent)}
+	var found []Finding
+
+	if p := VersionWithStage(sec.VersionIdsToStages, StagePending); p != "" && p != d.CurrentVersion {
+		d.PendingVersion = p
+		d.PendingSince = created(f.Versions, p)
+		found = append(found, pendingFinding(arn, p, d.PendingSince, sec.LastChangedDate, f.Pending, now, stuckAfter))
+	}
+
+	enabled := aws.ToBool(sec.RotationEnabled)
+	if !enabled {
+		found = append(found, Finding{
+			State: StateNotEnabled,
+			Message: "Rotation is not enabled for this secret: nothing rotates it on a schedule, and it cannot be " +
+				"rotated on demand until rotation is configured with a rotation function and a schedule.",
+			Fix: enableCommand(arn, sec),
+		})
+	}
+	found = append(found, currentFindings(arn, d.CurrentVersion, sec, f, now, enabled)...)
+
+	if len(found) == 0 {
+		found = append(found, Finding{State: StateHealthy, Message: healthyMessage(sec, f.Current, d.CurrentVersion, now)})
+	}
+	slices.SortStableFunc(found, func(a, b Finding) int {
+		return slices.Index(severity, a.State) - slices.Index(severity, b.State)
+	})
+	d.Finding, d.More = found[0], found[1:]
+	if len(d.More) == 0 {
+		d.More = nil
+	}
+	return d
+}
+
+// pendingFinding judges a version that holds AWSPENDING but not AWSCURRENT.
+func pendingFinding(arn, version string, since time.Time, lastChanged *time.Time, v Value, now time.Time, stuckAfter time.Duration) Finding {
+	// Without the version's creation date, the secret's last change (which
+	// RotateSecret makes) bounds its age from below.
+	ageFrom := since
+	if ageFrom.IsZero() && lastChanged != nil {
+		ageFrom = *lastChanged
+	}
+	where := fmt.Sprintf("AWSPENDING is on version %s", version)
+	if !since.IsZero() {
+		where += fmt.Sprintf(", created %s (%s ago)", stamp(since), ShortDuration(now.Sub(since)))
+	}
+	where += ", which is not AWSCURRENT"
+	blocked := `Until the label is removed, every rotation of this secret fails with "A previous rotation isn't complete".`
+	fix := RemovePendingCommand(arn, version)
+
+	var never string
+	switch {
+	case v.Kind == ValueMalformed:
+		never = fmt.Sprintf("its value is malformed (%v)", v.Err)
+	case v.Checked && permanent(v.CheckErr):
+		never = fmt.Sprintf("the service rejects its credential (%v)", v.CheckErr)
+	}
+	if never != "" {
+		return Finding{
+			State: StateStuck,
+			Message: fmt.Sprintf("A rotation failed and cannot recover: %s, and %s. Secret versions are immutable, so no retry "+
+				"can make it pass. %s Remove AWSPENDING from that version (AWSCURRENT is not touched), fix the cause, then rotate again.",
+				where, never, blocked),
+			Fix: fix,
+		}
+	}
+
+	if ageFrom.IsZero() || now.Sub(ageFrom) < stuckAfter {
+		msg := fmt.Sprintf("A rotation is in progress: %s yet.", where)
+		if v.Kind == ValueAbsent {
+			msg += " createSecret has not stored its value yet."
+		}
+		if !ageFrom.IsZero() {
+			msg += fmt.Sprintf(" If it is still pending at %s (%s after it started), it counts as stuck.", stamp(ageFrom.Add(stuckAfter)), ShortDuration(stuckAfter))
+		}
+		return Finding{State: StateInProgress, Message: msg}
+	}
+
+	msg := fmt.Sprintf("A rotation is stuck: %s.", where)
+	if stuckAfter >= time.Second {
+		msg = fmt.Sprintf("A rotation is stuck: %s, and it has been pending for longer than a rotation takes (%s).", where, ShortDuration(stuckAfter))
+	}
+	msg += " " + blocked
+	switch {
+	case v.Kind == ValueAbsent:
+		msg += " createSecret never stored a value: the function failed before or while making the new credential " +
+			"(wrong client credentials, no route to the service: its logs say why)."
+	case v.Kind == ValueOK && v.Checked && v.CheckErr == nil:
+		msg += " Its credential works, so the failure was probably passing (the network or the service): Secrets Manager " +
+			"reattempts a failed rotation on its own, or remove the label and rotate again."
+	}
+	msg += " Removing AWSPENDING abandons that version; AWSCURRENT is not touched."
+	return Finding{State: StateStuck, Message: msg, Fix: fix}
+}
+
+// currentFindings judges the AWSCURRENT value and its credential.
+func currentFindings(arn, version string, sec *secretsmanager.DescribeSecretOutput, f Facts, now time.Time, enabled bool) []Finding {
+	v := f.Current
+	rotateNow := rotateNowCommand(arn)
+	if !enabled {
+		rotateNow = "" // turning rotation on (the NotEnabled fix) rotates at once
+	}
+	var out []Finding
+	switch v.Kind {
+	case ValueUnreadable:
+		return []Finding{{State: StateCheckFailed, Message: fmt.Sprintf("Could not read the AWSCURRENT value: %v", v.Err)}}
+	case ValueAbsent:
+		return []Finding{{State: StateMalformed, Message: fmt.Sprintf("The AWSCURRENT version %s has no value.", version), Fix: putValueCommand(arn)}}
+	case ValueMalformed:
+		return []Finding{{
+			State: StateMalformed,
+			Message: fmt.Sprintf("The AWSCURRENT value (version %s) is malformed: %v. No rotation can start from it "+
+				"(createSecret refuses it before minting anything): store a corrected value.", version, v.Err),
+			Fix: putValueCommand(arn),
+		}}
+	case ValueNoCredential:
+		return []Finding{{
+			State:   StateNoCredential,
+			Message: "AWSCURRENT holds no credential yet, as a first secret does before its first rotation: rotate to make one.",
+			Fix:     rotateNow,
+		}}
+	case ValueNotRead:
+		return nil
+	}
+
+	expired := !v.ExpiresAt.IsZero() && !now.Before(v.ExpiresAt)
+	switch {
+	case expired:
+		msg := fmt.Sprintf("The credential in AWSCURRENT expired at %s (%s ago): applications using it are refused. Rotate now, then make the schedule shorter than the credential's lifetime.",
+			stamp(v.ExpiresAt), ShortDuration(now.Sub(v.ExpiresAt)))
+		out = append(out, Finding{State: StateExpired, Message: msg, Fix: rotateNow})
+	case v.Checked && permanent(v.CheckErr):
+		out = append(out, Finding{
+			State:   StateRejected,
+			Message: fmt.Sprintf("The service rejects the credential in AWSCURRENT (%v): applications using it are refused. Rotate now to replace it.", v.CheckErr),
+			Fix:     rotateNow,
+		})
+	case v.Checked && v.CheckErr != nil:
+		out = append(out, Finding{
+			State:   StateCheckFailed,
+			Message: fmt.Sprintf("Could not check the credential in AWSCURRENT: %v. Its health is unknown; try again.", v.CheckErr),
+		})
+	}
+	if !expired && enabled && !v.ExpiresAt.IsZero() && sec.NextRotationDate != nil && v.ExpiresAt.Before(*sec.NextRotationDate) {
+		out = append(out, expiresBeforeRotation(arn, version, v.ExpiresAt, *sec.NextRotationDate, f.Versions, sec.LastRotatedDate, now))
+	}
+	return out
+}
+
+// expiresBeforeRotation says that the credential will lapse before the next
+// rotation, and suggests a schedule that keeps up with its lifetime.
+func expiresBeforeRotation(arn, version string, expires, next time.Time, versions []types.SecretVersionsListEntry, lastRotated *time.Time, now time.Time) Finding {
+	issued := created(versions, version)
+	if issued.IsZero() && lastRotated != nil {
+		issued = *lastRotated
+	}
+	if issued.IsZero() || !issued.Before(expires) {
+		issued = now
+	}
+	// The version is dated when RotateSecret made it, a moment before the
+	// credential was issued: a lifetime is only ever "about".
+	lifetime := expires.Sub(issued).Round(time.Minute)
+	msg := fmt.Sprintf("The credential in AWSCURRENT expires at %s (in %s), before the next scheduled rotation (on or before %s): "+
+		"applications will be refused between the two.", stamp(expires), ShortDuration(expires.Sub(now)), stamp(next))
+	expr, ok := SuggestSchedule(lifetime)
+	if !ok {
+		return Finding{
+			State: StateExpiresBeforeRotation,
+			Message: msg + fmt.Sprintf(" The credential lives about %s, less than the shortest schedule Secrets Manager allows can keep up with "+
+				"(rate(4 hours) with its one-hour window): rotate now, and ask the service for longer-lived credentials.", ShortDuration(lifetime)),
+			Fix: rotateNowCommand(arn),
+		}
+	}
+	rules, _ := json.Marshal(map[string]string{"ScheduleExpression": expr})
+	return Finding{
+		State: StateExpiresBeforeRotation,
+		Message: msg + fmt.Sprintf(" The credential lives about %s: shorten the schedule to %s (this also rotates now).",
+			ShortDuration(lifetime), expr),
+		Fix: fmt.Sprintf("aws secretsmanager rotate-secret --secret-id %s --rotation-rules '%s'", arn, rules),
+	}
+}
+
+// SuggestSchedule returns the longest rate() schedule that replaces a
+// credential living lifetime before it expires, or false when none is short
+// enough. Secrets Manager rotates any time within the window of the due date:
+// up to a day late for a schedule in days, an hour for one in hours (their
+// default windows), so that much is kept in hand, plus as much again.
+func SuggestSchedule(lifetime time.Duration) (string, bool) {
+	if days := int(lifetime/(24*time.Hour)) - 2; days >= 1 {
+		days = min(days, 1000)
+		if days == 1 {
+			return "rate(1 day)", true
+		}
+		return fmt.Sprintf("rate(%d days)", days), true
+	}
+	if hours := int(lifetime/time.Hour) - 2; hours >= 4 {
+		return fmt.Sprintf("rate(%d hours)", hours), true
+	}
+	return "", false
+}
+
+func healthyMessage(sec *secretsmanager.DescribeSecretOutput, v Value, version string, now time.Time) string {
+	var b strings.Builder
+	b.WriteString("Healthy: rotation is enabled")
+	if sec.NextRotationDate != nil {
+		fmt.Fprintf(&b, " and the next rotation is due on or before %s", stamp(*sec.NextRotationDate))
+	}
+	b.WriteString(".")
+	if v.Kind == ValueOK {
+		fmt.Fprintf(&b, " AWSCURRENT (version %s) holds a credential", version)
+		if v.Checked {
+			b.WriteString(" that the service accepted just now")
+		}
+		if !v.ExpiresAt.IsZero() {
+			fmt.Fprintf(&b, ", expiring at %s (in %s), after the next rotation", stamp(v.ExpiresAt), ShortDuration(v.ExpiresAt.Sub(now)))
+		}
+		b.WriteString(".")
+	}
+	if p := VersionWithStage(sec.VersionIdsToStages, StagePending); p != "" && p == version {
+		b.WriteString(" AWSPENDING is also on the AWSCURRENT version, as a finished rotation may leave it; it blocks nothing.")
+	}
+	return b.String()
+}
+
+func enableCommand(arn string, sec *secretsmanager.DescribeSecretOutput) string {
+	fn := aws.ToString(sec.RotationLambdaARN)
+	if fn == "" {
+		fn = "FUNCTION_ARN"
+	}
+	rules := map[string]any{"ScheduleExpression": "rate(30 days)"}
+	if r := sec.RotationRules; r != nil && (r.ScheduleExpression != nil || r.AutomaticallyAfterDays != nil) {
+		rules = map[string]any{}
+		if r.ScheduleExpression != nil {
+			rules["ScheduleExpression"] = *r.ScheduleExpression
+		} else {
+			rules["AutomaticallyAfterDays"] = *r.AutomaticallyAfterDays
+		}
+		if r.Duration != nil {
+			rules["Duration"] = *r.Duration
+		}
+	}
+	b, _ := json.Marshal(rules)
+	return fmt.Sprintf("aws secretsmanager rotate-secret --secret-id %s --rotation-lambda-arn %s --rotation-rules '%s'", arn, fn, b)
+}
+
+func putValueCommand(arn string) string {
+	return fmt.Sprintf("aws secretsmanager put-secret-value --secret-id %s --secret-string file://corrected-secret.json", arn)
+}
+
+// created returns the creation date of a version, zero when not listed.
+func created(versions []types.SecretVersionsListEntry, id string) time.Time {
+	for _, v := range versions {
+		if aws.ToString(v.VersionId) == id && v.CreatedDate != nil {
+			return *v.CreatedDate
+		}
+	}
+	return time.Time{}
+}
+
+func permanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// ShortDuration formats a duration coarsely, in its two largest units, the
+// way the diagnosis messages do: "29d23h", "2h5m", "15m", "4m10s", "12s",
+// "350ms". Negative durations count as zero.
+func ShortDuration(d time.Duration) string {
+	d = max(d, 0)
+	if d < time.Second {
+		return d.Truncate(time.Millisecond).String()
+	}
+	units := []struct {
+		size time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}}
+	for i, u := range units {
+		if d < u.size {
+			continue
+		}
+		s := fmt.Sprintf("%d%s", d/u.size, u.name)
+		if i+1 < len(units) {
+			if n := (d % u.size) / units[i+1].size; n > 0 {
+				s += fmt.Sprintf("%d%s", n, units[i+1].name)
+			}
+		}
+		return s
+	}
+	return d.String()
+}

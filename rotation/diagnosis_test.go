@@ -1,0 +1,388 @@
+package rotation_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
+)
+
+const (
+	diagARN    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:clickwrap/api-token-AbCdEf"
+	diagLambda = "arn:aws:lambda:us-east-1:123456789012:function:clickwrap-rotator"
+	diagCur    = "11111111-1111-4111-8111-111111111111"
+	diagPrev   = "22222222-2222-4222-8222-222222222222"
+	diagPend   = "33333333-3333-4333-8333-333333333333"
+)
+
+var diagNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// diagFacts is a healthy secret: rotation every 30 days, rotated a day ago,
+// AWSCURRENT holding a token of unknown expiry.
+func diagFacts() rotation.Facts {
+	return rotation.Facts{
+		Secret: &secretsmanager.DescribeSecretOutput{
+			ARN:               aws.String(diagARN),
+			Name:              aws.String("clickwrap/api-token"),
+			RotationEnabled:   aws.Bool(true),
+			RotationLambdaARN: aws.String(diagLambda),
+			RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
+			LastRotatedDate:   aws.Time(diagNow.Add(-24 * time.Hour)),
+			LastChangedDate:   aws.Time(diagNow.Add(-24 * time.Hour)),
+			NextRotationDate:  aws.Time(diagNow.Add(29 * 24 * time.Hour)),
+			VersionIdsToStages: map[string][]string{
+				diagCur:  {"AWSCURRENT"},
+				diagPrev: {"AWSPREVIOUS"},
+			},
+		},
+		Versions: []types.SecretVersionsListEntry{
+			{VersionId: aws.String(diagCur), CreatedDate: aws.Time(diagNow.Add(-24 * time.Hour))},
+			{VersionId: aws.String(diagPrev), CreatedDate: aws.Time(diagNow.Add(-31 * 24 * time.Hour))},
+		},
+		Current: rotation.Value{Kind: rotation.ValueOK},
+		Now:     diagNow,
+	}
+}
+
+// withPending adds a version holding AWSPENDING, created ago.
+func withPending(f *rotation.Facts, ago time.Duration, v rotation.Value) {
+	f.Secret.VersionIdsToStages[diagPend] = []string{"AWSPENDING"}
+	f.Versions = append(f.Versions, types.SecretVersionsListEntry{VersionId: aws.String(diagPend), CreatedDate: aws.Time(diagNow.Add(-ago))})
+	f.Secret.LastChangedDate = aws.Time(diagNow.Add(-ago))
+	f.Pending = v
+}
+
+var (
+	rejected  = &clickwrap.StatusError{Op: "verify", URL: "https://api.pactsafe.com/v1.1/sites", StatusCode: 401}
+	transient = &clickwrap.StatusError{Op: "verify", URL: "https://api.pactsafe.com/v1.1/sites", StatusCode: 503}
+	malformed = &clickwrap.FieldError{Field: "client_secret", Problem: "is missing or empty"}
+)
+
+func TestDiagnose(t *testing.T) {
+	t.Parallel()
+	removePending := rotation.RemovePendingCommand(diagARN, diagPend)
+	rotateNow := "aws secretsmanager rotate-secret --secret-id " + diagARN
+	tests := []struct {
+		name  string
+		facts func(f *rotation.Facts)
+		state rotation.State
+		more  []rotation.State
+		fix   string
+		words []string // in the message
+	}{
+		{"healthy", func(*rotation.Facts) {}, rotation.StateHealthy, nil, "", []string{"Healthy", "on or before 2026-06-30T12:00:00Z"}},
+		{"healthy, verified, expiring after the next rotation", func(f *rotation.Facts) {
+			f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, ExpiresAt: diagNow.Add(40 * 24 * time.Hour)}
+		}, rotation.StateHealthy, nil, "", []string{"accepted just now", "expiring at 2026-07-11T12:00:00Z (in 40d)"}},
+		{"AWSPENDING left on AWSCURRENT", func(f *rotation.Facts) {
+			f.Secret.VersionIdsToStages[diagCur] = []string{"AWSCURRENT", "AWSPENDING"}
+		}, rotation.StateHealthy, nil, "", []string{"AWSPENDING is also on the AWSCURRENT version", "blocks nothing"}},
+
+		{"in progress, no value yet", func(f *rotation.Facts) {
+			withPending(f, time.Minute, rotation.Value{Kind: rotation.ValueAbsent})
+		}, rotation.StateInProgress, nil, "", []string{"in progress", diagPend, "(1m ago)", "has not stored its value yet", "still pending at 2026-06-01T12:14:00Z"}},
+		{"in progress, token works", func(f *rotation.Facts) {
+			withPending(f, 5*time.Second, rotation.Value{Kind: rotation.ValueOK, Checked: true})
+		}, rotation.StateInProgress, nil, "", []string{"in progress"}},
+		{"in progress, check could not be made", func(f *rotation.Facts) {
+			withPending(f, 5*time.Second, rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: transient})
+		}, rotation.StateInProgress, nil, "", []string{"in progress"}},
+		{"stuck: old, never created", func(f *rotation.Facts) {
+			withPending(f, time.Hour, rotation.Value{Kind: rotation.ValueAbsent})
+		}, rotation.StateStuck, nil, removePending, []string{"stuck", "(1h ago)", "longer than a rotation takes (15m)", "createSecret never stored a value", "A previous rotation isn't complete"}},
+		{"stuck: old, token works", func(f *rotation.Facts) {
+			withPending(f, 2*time.Hour, rotation.Value{Kind: rotation.ValueOK, Checked: true})
+		}, rotation.StateStuck, nil, removePending, []string{"Its credential works", "reattempts a failed rotation on its own"}},
+		{"stuck at once: token rejected", func(f *rotation.Facts) {
+			withPending(f, 3*time.Second, rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: rejected})
+		}, rotation.StateStuck, nil, removePending, []string{"cannot recover", "rejects its credential", "HTTP 401", "immutable"}},
+		{"stuck at once: value malformed", func(f *rotation.Facts) {
+			withPending(f, 3*time.Second, rotation.Value{Kind: rotation.ValueMalformed, Err: malformed})
+		}, rotation.StateStuck, nil, removePending, []string{"its value is malformed", `"client_secret" is missing`}},
+		{"stuck after a custom StuckAfter", func(f *rotation.Facts) {
+			withPending(f, 2*time.Minute, rotation.Value{Kind: rotation.ValueAbsent})
+			f.StuckAfter = time.Minute
+		}, rotation.StateStuck, nil, removePending, []string{"longer than a rotation takes (1m)"}},
+		{"no version dates: the last change dates it (old)", func(f *rotation.Facts) {
+			withPending(f, time.Hour, rotation.Value{Kind: rotation.ValueAbsent})
+			f.Versions = nil
+		}, rotation.StateStuck, nil, removePending, nil},
+		{"no version dates: the last change dates it (recent)", func(f *rotation.Facts) {
+			withPending(f, time.Minute, rotation.Value{Kind: rotation.ValueAbsent})
+			f.Versions = nil
+		}, rotation.StateInProgress, nil, "", nil},
+		{"no dates at all: not called stuck", func(f *rotation.Facts) {
+			withPending(f, time.Hour, rotation.Value{Kind: rotation.ValueAbsent})
+			f.Versions, f.Secret.LastChangedDate = nil, nil
+		}, rotation.StateInProgress, nil, "", nil},
+
+		{"rotation not enabled, configuration kept", func(f *rotation.Facts) {
+			f.Secret.RotationEnabled = aws.Bool(false)
+		}, rotation.StateNotEnabled, nil,
+			"aws secretsmanager rotate-secret --secret-id " + diagARN + " --rotation-lambda-arn " + diagLambda + ` --rotation-rules '{"Duration":"3h","ScheduleExpression":"rate(30 days)"}'`,
+			[]string{"not enabled"}},
+		{"rotation never configured, no token yet", func(f *rotation.Facts) {
+			f.Secret.RotationEnabled, f.Secret.RotationLambdaARN, f.Secret.RotationRules, f.Secret.NextRotationDate = nil, nil, nil, nil
+			f.Current = rotation.Value{Kind: rotation.ValueNoCredential}
+		}, rotation.StateNotEnabled, []rotation.State{rotation.StateNoCredential},
+			"aws secretsmanager rotate-secret --secret-id " + diagARN + ` --rotation-lambda-arn FUNCTION_ARN --rotation-rules '{"ScheduleExpression":"rate(30 days)"}'`,
+			nil},
+		{"malformed", func(f *rotation.Facts) {
+			f.Current = rotation.Value{Kind: rotation.ValueMalformed, Err: malformed}
+		}, rotation.StateMalformed, nil, "aws secretsmanager put-secret-value --secret-id " + diagARN + " --secret-string file://corrected-secret.json",
+			[]string{`secret field "client_secret" is missing or empty`, "createSecret refuses it"}},
+		{"unreadable", func(f *rotation.Facts) {
+			f.Current = rotation.Value{Kind: rotation.ValueUnreadable, Err: errors.New("AccessDeniedException: not allowed")}
+		}, rotation.StateCheckFailed, nil, "", []string{"Could not read the AWSCURRENT value", "AccessDenied"}},
+		{"no credential yet", func(f *rotation.Facts) {
+			f.Current = rotation.Value{Kind: rotation.ValueNoCredential}
+		}, rotation.StateNoCredential, nil, rotateNow, []string{"no credential yet"}},
+		{"rejected", func(f *rotation.Facts) {
+			f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: rejected}
+		}, rotation.StateRejected, nil, rotateNow, []string{"rejects the credential in AWSCURRENT", "HTTP 401"}},
+		{"check could not be made", func(f *rotation.Facts) {
+			f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: transient}
+		}, rotation.StateCheckFailed, nil, "", []string{"Could not check", "HTTP 503"}},
+		{"expired", func(f *rotation.Facts) {
+			f.Current = rotation.Value{Kind: rotation.ValueOK, ExpiresAt: diagNow.Add(-time.Hour)}
+		}, rotation.StateExpired, nil, rotateNow, []string{"expired at 2026-06-01T11:00:00Z (1h ago)"}},
+		{"expires before the next rotation", func(f *rotation.Facts) {
+			f.Current = rotation.Value{Kind: rotation.ValueOK, ExpiresAt: diagNow.Add(-24 * time.Hour).Add(10 * 24 * time.Hour)}
+		}, rotation.StateExpiresBeforeRotation, nil,
+			"aws secretsmanager rotate-secret --secret-id " + diagARN + ` --rotation-rules '{"ScheduleExpression":"rate(8 days)"}'`,
+			[]string{"expires at 2026-06-10T12:00:00Z (in 9d)", "lives about 10d", "rate(8 days)"}},
+		{"expires before the next rotation, no schedule short enough", func(f *rotation.Facts) {
+			f.Current = rotation.Value{Kind: rotation.ValueOK, ExpiresAt: diagNow.Add(time.Hour)}
+			f.Versions[0].CreatedDate = aws.Time(diagNow)
+		}, rotation.StateExpiresBeforeRotation, nil, rotateNow, []string{"lives about 1h", "shortest schedule"}},
+
+		{"stuck comes first", func(f *rotation.Facts) {
+			withPending(f, time.Hour, rotation.Value{Kind: rotation.ValueAbsent})
+			f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: rejected}
+		}, rotation.StateStuck, []rotation.State{rotation.StateRejected}, removePending, nil},
+		{"a failing check does not hide an in-progress rotation", func(f *rotation.Facts) {
+			withPending(f, time.Second, rotation.Value{Kind: rotation.ValueAbsent})
+			f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: transient}
+		}, rotation.StateCheckFailed, []rotation.State{rotation.StateInProgress}, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := diagFacts()
+			tt.facts(&f)
+			d := rotation.Diagnose(f)
+			if d.State != tt.state {
+				t.Fatalf("state %s, want %s: %s", d.State, tt.state, d.Message)
+			}
+			var more []rotation.State
+			for _, m := range d.More {
+				more = append(more, m.State)
+			}
+			if strings.Join(stateNames(more), ",") != strings.Join(stateNames(tt.more), ",") {
+				t.Errorf("more findings %v, want %v", more, tt.more)
+			}
+			if d.Fix != tt.fix {
+				t.Errorf("fix\n got %q\nwant %q", d.Fix, tt.fix)
+			}
+			for _, w := range tt.words {
+				if !strings.Contains(d.Message, w) {
+					t.Errorf("message lacks %q: %s", w, d.Message)
+				}
+			}
+			if d.CurrentVersion != diagCur {
+				t.Errorf("current version %q", d.CurrentVersion)
+			}
+			if _, pending := f.Secret.VersionIdsToStages[diagPend]; pending != (d.PendingVersion == diagPend) {
+				t.Errorf("pending version %q", d.PendingVersion)
+			}
+		})
+	}
+}
+
+func stateNames(s []rotation.State) []string {
+	out := make([]string, len(s))
+	for i, st := range s {
+		out[i] = string(st)
+	}
+	return out
+}
+
+// TestDiagnoseWithoutFacts: a caller that knows nothing gets no panic.
+func TestDiagnoseWithoutFacts(t *testing.T) {
+	t.Parallel()
+	if d := rotation.Diagnose(rotation.Facts{}); d.State != rotation.StateNotEnabled {
+		t.Errorf("state %s", d.State)
+	}
+}
+
+// TestDiagnosisJSON: the diagnosis is what status --json prints under
+// "diagnosis".
+func TestDiagnosisJSON(t *testing.T) {
+	t.Parallel()
+	f := diagFacts()
+	withPending(&f, time.Hour, rotation.Value{Kind: rotation.ValueAbsent})
+	f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: rejected}
+	b, err := json.Marshal(rotation.Diagnose(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		State, Message, Fix string
+		More                []struct{ State, Message, Fix string }
+		CurrentVersion      string    `json:"current_version"`
+		PendingVersion      string    `json:"pending_version"`
+		PendingSince        time.Time `json:"pending_since"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	if got.State != "stuck" || got.Fix == "" || len(got.More) != 1 || got.More[0].State != "credential-rejected" ||
+		got.CurrentVersion != diagCur || got.PendingVersion != diagPend || !got.PendingSince.Equal(diagNow.Add(-time.Hour)) {
+		t.Errorf("%s", b)
+	}
+	b, _ = json.Marshal(rotation.Diagnose(diagFacts()))
+	if strings.Contains(string(b), "pending") || strings.Contains(string(b), "more") || strings.Contains(string(b), "fix") {
+		t.Errorf("empty fields not left out: %s", b)
+	}
+}
+
+func TestSuggestSchedule(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		lifetime time.Duration
+		want     string
+	}{
+		{30 * 24 * time.Hour, "rate(28 days)"},
+		{10 * 24 * time.Hour, "rate(8 days)"},
+		{3 * 24 * time.Hour, "rate(1 day)"},
+		{48 * time.Hour, "rate(46 hours)"},
+		{6 * time.Hour, "rate(4 hours)"},
+		{5 * time.Hour, ""},
+		{time.Hour, ""},
+		{0, ""},
+		{5000 * 24 * time.Hour, "rate(1000 days)"},
+	}
+	for _, tt := range tests {
+		got, ok := rotation.SuggestSchedule(tt.lifetime)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("SuggestSchedule(%v) = %q, %v; want %q", tt.lifetime, got, ok, tt.want)
+		}
+	}
+}
+
+func TestShortDuration(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Second, "0s"},
+		{0, "0s"},
+		{350 * time.Millisecond, "350ms"},
+		{12*time.Second + 400*time.Millisecond, "12s"},
+		{4*time.Minute + 10*time.Second, "4m10s"},
+		{15 * time.Minute, "15m"},
+		{2*time.Hour + 5*time.Minute + 7*time.Second, "2h5m"},
+		{3 * time.Hour, "3h"},
+		{29*24*time.Hour + 23*time.Hour + 59*time.Minute, "29d23h"},
+		{48 * time.Hour, "2d"},
+	}
+	for _, tt := range tests {
+		if got := rotation.ShortDuration(tt.d); got != tt.want {
+			t.Errorf("ShortDuration(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+// TestRemovePendingCommandIsTheRotatorsFix runs a real rotation that
+// Clickwrap rejects and that stays stuck, on the emulator and the sandbox:
+// the error testSecret returns names exactly the command
+// RemovePendingCommand gives, and Diagnose,
+// fed what Secrets Manager and Clickwrap say afterwards, calls it stuck with
+// that fix.
+func TestRemovePendingCommandIsTheRotatorsFix(t *testing.T) {
+	t.Parallel()
+	cw := clickwraptest.NewServer()
+	t.Cleanup(cw.Close)
+	cw.AddClient("diag-app", "diag-client-secret")
+	sm := secretsmanagertest.New(secretsmanagertest.Options{Sync: true})
+	t.Cleanup(sm.Close)
+	client := clickwrap.NewClient(cw.Client())
+	rot := rotation.New(sm.Client(), client, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	secret, _ := json.Marshal(map[string]string{
+		"client_id": "diag-app", "client_secret": "diag-client-secret", "token_url": cw.TokenURL(), "api_url": cw.APIURL(),
+	})
+	arn := sm.CreateSecret("diag/token", string(secret))
+	sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+		if ev.Step == string(rotation.TestSecret) {
+			v, _ := sm.Value(arn, ev.ClientRequestToken)
+			s, err := clickwrap.ParseSecret(v)
+			if err != nil {
+				return err
+			}
+			cw.Revoke(s.AccessToken)
+		}
+		return rot.Handle(ctx, ev)
+	})
+	// The function removes AWSPENDING from a version that can never pass;
+	// when that removal is refused, its error names the command.
+	sm.FailNext("UpdateSecretVersionStage", 1, "AccessDeniedException")
+	ctx := context.Background()
+	out, err := sm.Client().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+		SecretId: aws.String(arn), RotationLambdaARN: aws.String(diagLambda),
+		RotationRules: &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := aws.ToString(out.VersionId)
+	rs := sm.Rotations(arn)
+	stepErr := rs[len(rs)-1].Err
+	if want := "`" + rotation.RemovePendingCommand(arn, v) + "`"; stepErr == nil || !strings.Contains(stepErr.Error(), want) {
+		t.Fatalf("testSecret's error %v does not name %s", stepErr, want)
+	}
+
+	desc, err := sm.Client().DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions, err := sm.Client().ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rotation.VersionWithStage(desc.VersionIdsToStages, "AWSPENDING"); got != v {
+		t.Fatalf("AWSPENDING on %q, want %q", got, v)
+	}
+	pendingValue, _ := sm.Value(arn, v)
+	ps, err := clickwrap.ParseSecret(pendingValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rotation.Diagnose(rotation.Facts{
+		Secret:   desc,
+		Versions: versions.Versions,
+		Current:  rotation.Value{Kind: rotation.ValueNoCredential},
+		Pending:  rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: client.Check(ctx, ps.APIEndpoint(), ps.AccessToken)},
+	})
+	if d.State != rotation.StateStuck || d.Fix != rotation.RemovePendingCommand(arn, v) || d.PendingVersion != v || d.PendingSince.IsZero() {
+		t.Errorf("diagnosis %+v", d)
+	}
+	if strings.Contains(d.Message, ps.AccessToken) || strings.Contains(d.Message, "diag-client-secret") {
+		t.Error("the diagnosis carries a secret value")
+	}
+}
