@@ -160,11 +160,15 @@ func (s *TokenSource) read(ctx context.Context, stage string) (string, error) {
 // Transport is an http.RoundTripper for calling the Clickwrap API with the
 // token from a TokenSource: it sets Authorization: Bearer and, when
 // Clickwrap answers 401, asks the source for the replacement and sends the
-// request once more. A request whose body cannot be replayed is not resent.
+// request again, up to MaxReplacements times (default 3: during rotations in
+// quick succession a replacement can itself be superseded before it is
+// used). A request whose body cannot be replayed is not resent.
 type Transport struct {
 	Source *TokenSource
 	// Base carries the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
+	// MaxReplacements bounds the re-sends after 401s; zero means 3.
+	MaxReplacements int
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -173,29 +177,37 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	tries := t.MaxReplacements
+	if tries <= 0 {
+		tries = 3
+	}
 	tok, err := t.Source.AccessToken(req.Context())
 	if err != nil {
 		return nil, err
 	}
 	resp, err := base.RoundTrip(withBearer(req, tok))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
-		return resp, err
-	}
-	if req.Body != nil && req.GetBody == nil {
-		return resp, nil
-	}
-	fresh, rerr := t.Source.Rejected(req.Context(), tok)
-	if rerr != nil {
-		return resp, nil // the caller sees Clickwrap's 401
-	}
-	retry := withBearer(req, fresh)
-	if req.GetBody != nil {
-		if retry.Body, err = req.GetBody(); err != nil {
+	for range tries {
+		if err != nil || resp.StatusCode != http.StatusUnauthorized {
+			return resp, err
+		}
+		if req.Body != nil && req.GetBody == nil {
 			return resp, nil
 		}
+		fresh, rerr := t.Source.Rejected(req.Context(), tok)
+		if rerr != nil {
+			return resp, nil // the caller sees Clickwrap's 401
+		}
+		retry := withBearer(req, fresh)
+		if req.GetBody != nil {
+			if retry.Body, err = req.GetBody(); err != nil {
+				return resp, nil
+			}
+		}
+		resp.Body.Close()
+		tok = fresh
+		resp, err = base.RoundTrip(retry)
 	}
-	resp.Body.Close()
-	return base.RoundTrip(retry)
+	return resp, err
 }
 
 func withBearer(req *http.Request, token string) *http.Request {
