@@ -6,7 +6,7 @@ LAMBDA_ARCH ?= arm64
 # without the legacy RPC mode, trimmed.
 LAMBDA_FLAGS = -tags lambda.norpc -trimpath -ldflags "-s -w -buildid="
 
-.PHONY: help build build-RotatorFunction rotatorctl test demo faults vet clean
+.PHONY: help build build-RotatorFunction rotatorctl test demo bench faults vet clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ rotatorctl: ## build $(OUT)/rotatorctl, the operator command (status, rotate, ve
 
 demo: ## one full rotation on the local stand-ins (Lambda runtime emulator, Secrets Manager emulator, Clickwrap sandbox)
 	$(GO) run ./internal/demo
+
+bench: ## benchmarks on the local stand-ins (cold start, step latency, calls, memory, zero downtime): prints the table, writes docs/benchmarks.md
+	$(GO) run ./internal/bench/report $(BENCHFLAGS)
 
 faults: ## the fault-injection matrix: each fault a whole rotation under the runtime emulator; rewrites docs/faults.md
 	$(GO) run ./internal/faults/report
