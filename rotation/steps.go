@@ -152,8 +152,8 @@ func (r *Rotator) setSecret() (string, error) {
 
 // testSecret proves the pending credential works. A failure that can never
 // pass for this version (the service rejects the credential, or the value is
-// malformed) says so and names the fix: versions are immutable, so the
-// pending version must be abandoned.
+// malformed) abandons the version (see abandon) and says so; any other
+// failure is left for Secrets Manager to retry.
 func (r *Rotator) testSecret(ctx context.Context, arn, version string) (string, error) {
 	if err := r.verifyPending(ctx, arn, version); err != nil {
 		return "", err
