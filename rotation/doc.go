@@ -16,6 +16,14 @@
 // (nothing to do), the version AWSPENDING. A step never logs or returns a
 // secret value or the RotationToken.
 //
+// One deliberate addition to the AWS template: a pending version whose
+// credential the service rejects (or whose value is malformed) can never
+// pass, since versions are immutable, so testSecret removes AWSPENDING from
+// it instead of leaving the secret stuck ("A previous rotation isn't
+// complete") until someone removes the label by hand. Secrets Manager's own
+// retries of that rotation then stop at the checks, and the next rotation
+// starts afresh.
+//
 // Calls to Secrets Manager for a rotation that succeeds first time: 9
 // (4 DescribeSecret, 3 GetSecretValue, 1 PutSecretValue,
 // 1 UpdateSecretVersionStage), and one NewPending and one Verify.
