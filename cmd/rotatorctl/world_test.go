@@ -23,6 +23,7 @@ import (
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/syncbuf"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
@@ -45,7 +46,7 @@ type world struct {
 	cw   *clickwraptest.Server
 	rot  *rotation.Rotator
 	arn  string
-	logs syncBuffer
+	logs syncbuf.Buffer
 
 	mu       sync.Mutex
 	hook     func(ctx context.Context, ev rotation.Event) error // runs before each step; an error fails the step
@@ -53,23 +54,6 @@ type world struct {
 	outputs  []string
 	terminal bool
 	shift    time.Duration // the operator's clock runs this far ahead
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newWorld(t *testing.T) *world {
