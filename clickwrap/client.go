@@ -57,9 +57,15 @@ func NewHTTPClient() *http.Client {
 	return &http.Client{Transport: t, CheckRedirect: httpsRedirectsOnly}
 }
 
+// httpsRedirectsOnly follows a redirect only to https:// on the same host: a
+// redirect elsewhere could carry the client secret (a 307 replays the token
+// request's body) or a Bearer token to a host that is not Clickwrap.
 func httpsRedirectsOnly(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != "https" {
 		return fmt.Errorf("refusing redirect to a non-https URL (host %s): Clickwrap is reached over HTTPS only", req.URL.Host)
+	}
+	if req.URL.Host != via[0].URL.Host {
+		return fmt.Errorf("refusing redirect from host %s to host %s: credentials are sent to the configured host only", via[0].URL.Host, req.URL.Host)
 	}
 	if len(via) >= 3 {
 		return errors.New("stopped after 3 redirects")
@@ -108,6 +114,7 @@ func (c *Client) Mint(ctx context.Context, s *Secret) (Token, error) {
 	if err := checkHTTPS(FieldTokenURL, tokenURL); err != nil {
 		return Token{}, err
 	}
+	shown := RedactURL(tokenURL)
 	styles := []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams}
 	if known, ok := c.authStyles.Load(tokenURL); ok {
 		styles = []oauth2.AuthStyle{known.(oauth2.AuthStyle)}
@@ -131,7 +138,7 @@ func (c *Client) Mint(ctx context.Context, s *Secret) (Token, error) {
 	case t.TokenType == "":
 		t.TokenType = "Bearer"
 	case !strings.EqualFold(t.TokenType, "bearer"):
-		return Token{}, fmt.Errorf("token endpoint %s issued a token of type %q, not Bearer: the Clickwrap API only takes Bearer tokens", tokenURL, t.TokenType)
+		return Token{}, fmt.Errorf("token endpoint %s issued a token of type %q, not Bearer: the Clickwrap API only takes Bearer tokens", shown, t.TokenType)
 	default:
 		t.TokenType = "Bearer"
 	}
@@ -157,7 +164,7 @@ func (c *Client) mintWith(ctx context.Context, s *Secret, tokenURL string, style
 		if err == nil {
 			return attemptResult{}
 		}
-		return classifyMintError(tokenURL, err)
+		return classifyMintError(RedactURL(tokenURL), err)
 	})
 	return tok, err
 }
@@ -192,7 +199,7 @@ func (c *Client) Check(ctx context.Context, apiURL, accessToken string) error {
 	if accessToken == "" {
 		return &FieldError{Field: FieldAccessToken, Problem: "is missing or empty"}
 	}
-	endpoint := strings.TrimRight(apiURL, "/") + "/sites"
+	endpoint := RedactURL(strings.TrimRight(apiURL, "/") + "/sites")
 	return c.Retry.do(ctx, func(ctx context.Context) attemptResult {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(apiURL, "/")+sitesQuery, nil)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -46,9 +47,10 @@ type TokenSource struct {
 	opts     TokenSourceOptions
 	now      func() time.Time
 
-	mu     sync.Mutex
-	token  string
-	readAt time.Time
+	mu      sync.Mutex
+	token   string
+	apiHost string // host of the secret's api_url: where Transport may send the token
+	readAt  time.Time
 }
 
 // NewTokenSource returns a TokenSource for the secret secretID.
@@ -73,17 +75,22 @@ func (s *TokenSource) Token() (*oauth2.Token, error) {
 // AccessToken returns the cached token, reading AWSCURRENT when there is
 // none or it is older than MaxAge.
 func (s *TokenSource) AccessToken(ctx context.Context) (string, error) {
+	tok, _, err := s.tokenAndHost(ctx)
+	return tok, err
+}
+
+func (s *TokenSource) tokenAndHost(ctx context.Context) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.token != "" && s.now().Sub(s.readAt) < s.opts.MaxAge {
-		return s.token, nil
+		return s.token, s.apiHost, nil
 	}
-	tok, err := s.read(ctx, "AWSCURRENT")
+	tok, host, err := s.read(ctx, "AWSCURRENT")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	s.token, s.readAt = tok, s.now()
-	return tok, nil
+	s.token, s.apiHost, s.readAt = tok, host, s.now()
+	return tok, host, nil
 }
 
 // pendingPolls bound how long Rejected waits for a pending token to be
@@ -121,7 +128,7 @@ func (s *TokenSource) Rejected(ctx context.Context, token string) (string, error
 			stages = append(stages, "AWSPENDING")
 		}
 		for _, stage := range stages {
-			tok, err := s.read(ctx, stage)
+			tok, host, err := s.read(ctx, stage)
 			var nf *types.ResourceNotFoundException
 			if stage == "AWSPENDING" && errors.As(err, &nf) {
 				continue // no rotation in progress
@@ -130,7 +137,7 @@ func (s *TokenSource) Rejected(ctx context.Context, token string) (string, error
 				return "", err
 			}
 			if tok != token {
-				s.token, s.readAt = tok, s.now()
+				s.token, s.apiHost, s.readAt = tok, host, s.now()
 				return tok, nil
 			}
 		}
@@ -138,27 +145,34 @@ func (s *TokenSource) Rejected(ctx context.Context, token string) (string, error
 	return "", fmt.Errorf("clickwrap token source: Clickwrap rejected the token in secret %s and the secret holds no other: check the secret's rotation (rotatorctl status)", s.secretID)
 }
 
-func (s *TokenSource) read(ctx context.Context, stage string) (string, error) {
+// read returns the token of one stage and the host of its api_url.
+func (s *TokenSource) read(ctx context.Context, stage string) (string, string, error) {
 	out, err := s.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId:     aws.String(s.secretID),
 		VersionStage: aws.String(stage),
 	})
 	if err != nil {
-		return "", fmt.Errorf("clickwrap token source: reading %s of secret %s: %w", stage, s.secretID, err)
+		return "", "", fmt.Errorf("clickwrap token source: reading %s of secret %s: %w", stage, s.secretID, err)
 	}
 	sec, err := ParseSecret(aws.ToString(out.SecretString))
 	if err != nil {
-		return "", fmt.Errorf("clickwrap token source: %s of secret %s: %w", stage, s.secretID, err)
+		return "", "", fmt.Errorf("clickwrap token source: %s of secret %s: %w", stage, s.secretID, err)
 	}
 	if sec.AccessToken == "" {
-		return "", fmt.Errorf("clickwrap token source: %s of secret %s: %w", stage, s.secretID,
+		return "", "", fmt.Errorf("clickwrap token source: %s of secret %s: %w", stage, s.secretID,
 			&FieldError{Field: FieldAccessToken, Problem: "is missing: the secret has not been rotated yet"})
 	}
-	return sec.AccessToken, nil
+	u, err := url.Parse(sec.APIEndpoint()) // ParseSecret checked it is https://host
+	if err != nil {
+		return "", "", err
+	}
+	return sec.AccessToken, u.Host, nil
 }
 
 // Transport is an http.RoundTripper for calling the Clickwrap API with the
-// token from a TokenSource: it sets Authorization: Bearer and, when
+// token from a TokenSource. It sends the token only over https:// and only
+// to the host of the secret's api_url (a request or redirect anywhere else
+// fails without it). It sets Authorization: Bearer and, when
 // Clickwrap answers 401, asks the source for the replacement and sends the
 // request again, up to MaxReplacements times (default 3: during rotations in
 // quick succession a replacement can itself be superseded before it is
@@ -181,9 +195,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if tries <= 0 {
 		tries = 3
 	}
-	tok, err := t.Source.AccessToken(req.Context())
+	tok, host, err := t.Source.tokenAndHost(req.Context())
 	if err != nil {
 		return nil, err
+	}
+	if req.URL.Scheme != "https" || req.URL.Host != host {
+		return nil, fmt.Errorf("clickwrap transport: refusing to send the Clickwrap token to %s://%s: only https://%s (the secret's api_url) gets it",
+			req.URL.Scheme, req.URL.Host, host)
 	}
 	resp, err := base.RoundTrip(withBearer(req, tok))
 	for range tries {

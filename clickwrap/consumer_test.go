@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -197,4 +198,35 @@ func ConsumeDuringRotations(t testing.TB, r *rotating, n int, fallback bool) (to
 	close(stop)
 	wg.Wait()
 	return tot.Load(), bad.Load()
+}
+
+// TestTransportSendsTheTokenOnlyToTheAPIHost: plain http, another host, or
+// a redirect to one gets an error, and never the token.
+func TestTransportSendsTheTokenOnlyToTheAPIHost(t *testing.T) {
+	t.Parallel()
+	r := newRotating(t)
+	var leaked atomic.Int32
+	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Header.Get("Authorization") != "" {
+			leaked.Add(1)
+		}
+	}))
+	defer other.Close()
+	ts := clickwrap.NewTokenSource(r.sm.Client(), r.arn, clickwrap.TokenSourceOptions{})
+	hc := &http.Client{Transport: &clickwrap.Transport{Source: ts, Base: other.Client().Transport}}
+	for _, target := range []string{
+		other.URL + "/v1.1/sites",                                 // another https host
+		"http://" + strings.TrimPrefix(r.cw.APIURL(), "https://"), // the API host over plain http
+	} {
+		resp, err := hc.Get(target)
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("GET %s succeeded", target)
+		} else if !strings.Contains(err.Error(), "refusing to send the Clickwrap token") {
+			t.Errorf("GET %s: %v", target, err)
+		}
+	}
+	if n := leaked.Load(); n != 0 {
+		t.Errorf("the other host received the token %d times", n)
+	}
 }

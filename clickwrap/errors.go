@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -73,6 +74,10 @@ func classifyStatus(se *StatusError, h http.Header) attemptResult {
 	return attemptResult{err: se}
 }
 
+// maxRetryAfterSecs caps a parsed Retry-After (a day): far above what any
+// RetryPolicy waits, so the call still gives up, with the right reason.
+const maxRetryAfterSecs = 24 * 60 * 60
+
 // parseRetryAfter reads a Retry-After value in seconds or as an HTTP date.
 // Zero means absent or unreadable.
 func parseRetryAfter(v string, now time.Time) time.Duration {
@@ -83,7 +88,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if secs < 0 {
 			return 0
 		}
-		return time.Duration(secs) * time.Second
+		// Cap before converting: a huge value would overflow into a
+		// negative Duration and mean "retry at once".
+		return time.Duration(min(secs, maxRetryAfterSecs)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)
@@ -102,8 +109,33 @@ func classifyTransportError(op, endpoint string, err error) attemptResult {
 	if errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify) {
 		return attemptResult{err: fmt.Errorf("%s: the TLS certificate of %s is not trusted (%w): for a private CA add it with SSL_CERT_FILE; verification is never skipped", op, endpoint, err)}
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return attemptResult{err: fmt.Errorf("%s: %s did not answer in time: %w", op, endpoint, err), retry: true}
+	// Report the cause without the *url.Error wrapper, whose text repeats
+	// the full URL (query string included).
+	cause := err
+	var ue *url.Error
+	isTransport := errors.As(err, &ue)
+	if isTransport {
+		cause = ue.Err
 	}
-	return attemptResult{err: fmt.Errorf("%s: cannot reach %s: %w", op, endpoint, err), retry: true}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return attemptResult{err: fmt.Errorf("%s: %s did not answer in time: %w", op, endpoint, cause), retry: true}
+	}
+	if !isTransport {
+		// Not a network failure but an answer that could not be used (a
+		// 2xx whose body is not a token response): asking again could mint
+		// tokens that are then lost, so it is final.
+		return attemptResult{err: fmt.Errorf("%s: unusable answer from %s: %w", op, endpoint, err)}
+	}
+	return attemptResult{err: fmt.Errorf("%s: cannot reach %s: %w", op, endpoint, cause), retry: true}
+}
+
+// RedactURL returns raw with only its scheme, host and path: what an error,
+// a log line or a report may show of an endpoint (a query string or user
+// info could hold a proxy's key).
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unparseable URL)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }

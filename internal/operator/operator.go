@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -170,7 +169,7 @@ func (o *Operator) readToken(ctx context.Context, arn, version, stage string, ve
 
 // check makes the Bearer check with the secret's token at its api_url.
 func (o *Operator) check(ctx context.Context, s *clickwrap.Secret) *CheckInfo {
-	c := &CheckInfo{Endpoint: redactURL(strings.TrimRight(s.APIEndpoint(), "/") + "/sites")}
+	c := &CheckInfo{Endpoint: clickwrap.RedactURL(strings.TrimRight(s.APIEndpoint(), "/") + "/sites")}
 	c.err = o.Clickwrap.Check(ctx, s.APIEndpoint(), s.AccessToken)
 	var p interface{ Permanent() bool }
 	switch {
@@ -262,14 +261,4 @@ func sortStages(stages []string) []string {
 		return strings.Compare(a, b)
 	})
 	return out
-}
-
-// redactURL drops anything but scheme, host and path: a URL in a report
-// never carries a query or user info.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "(unparseable URL)"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }

@@ -101,8 +101,8 @@ func (t *TokenInfo) describe(s *clickwrap.Secret) {
 	if s.ExpiresAt.IsZero() {
 		t.ExpiresAt = time.Time{}
 	}
-	t.TokenURL = redactURL(s.TokenEndpoint())
-	t.APIURL = redactURL(s.APIEndpoint())
+	t.TokenURL = clickwrap.RedactURL(s.TokenEndpoint())
+	t.APIURL = clickwrap.RedactURL(s.APIEndpoint())
 }
 
 func presence(v string) string {
