@@ -279,3 +279,19 @@ func (c *Client) Verify(ctx context.Context, secretString string) error {
 	}
 	return c.Check(ctx, s.APIEndpoint(), s.AccessToken)
 }
+
+// MadeFrom reports whether the pending SecretString was made from current:
+// every field but access_token, token_type and expires_at alike (key order
+// aside). The rotation package uses it to refuse to promote a pending
+// version that would undo a change made to AWSCURRENT meanwhile.
+func (c *Client) MadeFrom(pending, current string) bool {
+	p, err := ParseSecret(pending)
+	if err != nil {
+		return false
+	}
+	cur, err := ParseSecret(current)
+	if err != nil {
+		return false
+	}
+	return p.sameSource(cur)
+}

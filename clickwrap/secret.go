@@ -240,6 +240,26 @@ func (s *Secret) WithToken(tok Token) *Secret {
 	return &c
 }
 
+// sameSource reports whether s and o agree on everything but the token
+// fields.
+func (s *Secret) sameSource(o *Secret) bool {
+	if s.ClientID != o.ClientID || s.ClientSecret != o.ClientSecret || s.TokenURL != o.TokenURL || s.APIURL != o.APIURL ||
+		len(s.extra) != len(o.extra) {
+		return false
+	}
+	for k, v := range s.extra {
+		w, ok := o.extra[k]
+		if !ok {
+			return false
+		}
+		var a, b bytes.Buffer
+		if json.Compact(&a, v) != nil || json.Compact(&b, w) != nil || !bytes.Equal(a.Bytes(), b.Bytes()) {
+			return false
+		}
+	}
+	return true
+}
+
 // MarshalJSON writes the secret as a JSON object: keys in their original
 // order, unknown keys with their original values, known keys that were not
 // there before appended, and empty known values left out.

@@ -231,3 +231,26 @@ func decodeNumbers(t *testing.T, b []byte) map[string]any {
 	}
 	return m
 }
+
+func TestMadeFrom(t *testing.T) {
+	t.Parallel()
+	base := `{"client_id":"id","client_secret":"s","team":"a","n":{"x":[1,2]}}`
+	tests := []struct {
+		name    string
+		pending string
+		want    bool
+	}{
+		{"only the token fields differ", `{"n":{"x":[1, 2]},"client_id":"id","client_secret":"s","team":"a","access_token":"t","token_type":"Bearer","expires_at":"2030-01-01T00:00:00Z"}`, true},
+		{"client_secret changed", `{"client_id":"id","client_secret":"old","team":"a","n":{"x":[1,2]},"access_token":"t"}`, false},
+		{"a user field changed", `{"client_id":"id","client_secret":"s","team":"b","n":{"x":[1,2]},"access_token":"t"}`, false},
+		{"a user field added", `{"client_id":"id","client_secret":"s","team":"a","n":{"x":[1,2]},"extra":1,"access_token":"t"}`, false},
+		{"api_url changed", `{"client_id":"id","client_secret":"s","team":"a","n":{"x":[1,2]},"api_url":"https://proxy.example/v1.1"}`, false},
+		{"malformed", `[]`, false},
+	}
+	c := NewClient(nil)
+	for _, tt := range tests {
+		if got := c.MadeFrom(tt.pending, base); got != tt.want {
+			t.Errorf("%s: MadeFrom = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -68,7 +68,8 @@ type Rotator struct {
 	// step that runs out of time returns (and logs) its error instead of
 	// being killed by Lambda.
 	DeadlineMargin time.Duration
-	verified       *verifiedVersions
+	verified       *versionMemo // versions that passed testSecret here
+	sources        *versionMemo // pending version -> the AWSCURRENT version it was made from
 }
 
 // New returns a Rotator. A nil logger means slog.Default().
@@ -81,7 +82,8 @@ func New(sm SecretsManager, cs CredentialService, logger *slog.Logger) *Rotator 
 		credentials:    cs,
 		log:            logger,
 		DeadlineMargin: time.Second,
-		verified:       newVerifiedVersions(256),
+		verified:       newVersionMemo(256),
+		sources:        newVersionMemo(256),
 	}
 }
 
@@ -156,7 +158,7 @@ func (r *Rotator) run(ctx context.Context, step Step, ev Event) (string, error) 
 	}
 	switch step {
 	case CreateSecret:
-		return r.createSecret(ctx, ev)
+		return r.createSecret(ctx, desc.arn, ev)
 	case SetSecret:
 		return r.setSecret()
 	case TestSecret:

@@ -728,3 +728,62 @@ func TestStepLogLines(t *testing.T) {
 		t.Errorf("logged steps %v, want %v", steps, want)
 	}
 }
+
+// TestEditDuringFailedRotationIsKept: a rotation fails after storing its
+// pending version; meanwhile someone puts a new AWSCURRENT (say, a changed
+// field). The service's retry must not promote the stale pending version
+// over that edit: it abandons it, and the next rotation carries the edit.
+// Both the warm container (which remembers what it made the version from)
+// and another container (which compares the values) are tried.
+func TestEditDuringFailedRotationIsKept(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		retryInFresh bool
+		want         string
+	}{
+		{"retry in the same container", false, "AWSCURRENT moved from version"},
+		{"retry in another container", true, "fields differ from AWSCURRENT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.cw.FailNext(clickwraptest.EndpointAPI, 1000, 503)
+			stale, err := w.rotate()
+			if err == nil {
+				t.Fatal("rotation with Clickwrap down succeeded")
+			}
+			edited := w.secretJSON(map[string]any{"team": "billing"})
+			put, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+				SecretId: aws.String(w.arn), SecretString: aws.String(edited),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.cw.FailNext(clickwraptest.EndpointAPI, 0, 503)
+			if tt.retryInFresh {
+				fresh := rotation.New(w.sm.Client(), clickwrap.NewClient(w.cw.Client()), slog.New(slog.NewJSONHandler(w.logs, nil)))
+				w.sm.SetInvoker(fresh.Handle)
+			}
+			_ = w.sm.RetryRotation(context.Background(), w.arn)
+			rs := w.sm.Rotations(w.arn)
+			if last := rs[len(rs)-1]; last.Err == nil || !strings.Contains(last.Err.Error(), tt.want) {
+				t.Fatalf("retry over an edited AWSCURRENT: %v, want an error containing %q", last.Err, tt.want)
+			}
+			if id, cur := w.current(); id != aws.ToString(put.VersionId) || cur["team"] != "billing" {
+				t.Fatalf("AWSCURRENT is version %s with team %v: the edit was undone", id, cur["team"])
+			}
+			if stages := w.sm.Stages(w.arn)[stale]; slices.Contains(stages, "AWSPENDING") {
+				t.Errorf("the stale version keeps AWSPENDING: %v", stages)
+			}
+			w.sm.SetInvoker(w.handle)
+			if _, err := w.rotate(); err != nil {
+				t.Fatalf("the next rotation: %v", err)
+			}
+			if _, cur := w.current(); cur["team"] != "billing" || !w.cw.Valid(cur["access_token"].(string)) {
+				t.Error("the next rotation lost the edit or its token")
+			}
+		})
+	}
+}

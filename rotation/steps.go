@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -67,7 +68,7 @@ func (r *Rotator) check(ctx context.Context, ev Event) (description, error) {
 //   - PutSecretValue answers ResourceExistsException: another invocation
 //     stored a different value for this version between our read and our
 //     write; its value stands, ours is discarded (and logged as such).
-func (r *Rotator) createSecret(ctx context.Context, ev Event) (string, error) {
+func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (string, error) {
 	cur, err := r.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId:     aws.String(ev.SecretID),
 		VersionStage: aws.String(StageCurrent),
@@ -85,7 +86,11 @@ func (r *Rotator) createSecret(ctx context.Context, ev Event) (string, error) {
 	if has {
 		return "nothing to do: the pending version already has a value", nil
 	}
-	pending, err := r.credentials.NewPending(ctx, *cur.SecretString)
+	// Keep time to store what is minted: a token minted with no time left
+	// to store it would be lost (and valid at the service).
+	mintCtx, cancel := withReserve(ctx, storeReserve)
+	pending, err := r.credentials.NewPending(mintCtx, *cur.SecretString)
+	cancel()
 	if err != nil {
 		return "", fmt.Errorf("making the pending credential from AWSCURRENT: %w", err)
 	}
@@ -113,7 +118,22 @@ func (r *Rotator) createSecret(ctx context.Context, ev Event) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("storing the pending version: %w", err)
 	}
+	r.sources.set(arn, ev.ClientRequestToken, aws.ToString(cur.VersionId))
 	return "pending version stored", nil
+}
+
+// storeReserve is the time createSecret keeps after minting for
+// PutSecretValue.
+const storeReserve = 3 * time.Second
+
+// withReserve returns a context whose deadline ends reserve before ctx's (or
+// a third of the time left before it, if that is less).
+func withReserve(ctx context.Context, reserve time.Duration) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, dl.Add(-min(reserve, time.Until(dl)/3)))
 }
 
 // pendingHasValue reports whether the pending version already has a value:
@@ -180,7 +200,7 @@ func (r *Rotator) verifyPending(ctx context.Context, arn, version string) error 
 		}
 		return fmt.Errorf("verifying the pending credential: %w", err)
 	}
-	r.verified.add(arn, version)
+	r.verified.set(arn, version, "")
 	return nil
 }
 
@@ -215,10 +235,13 @@ func (r *Rotator) abandon(ctx context.Context, arn, version string, cause error)
 // not verify the version itself (testSecret ran in another Lambda container,
 // or the event was not sent by a rotation), it verifies it again first.
 func (r *Rotator) finishSecret(ctx context.Context, d description, version string) (string, error) {
-	if !r.verified.has(d.arn, version) {
+	if _, ok := r.verified.get(d.arn, version); !ok {
 		if err := r.verifyPending(ctx, d.arn, version); err != nil {
 			return "", fmt.Errorf("not promoting an unverified version: %w", err)
 		}
+	}
+	if err := r.checkSource(ctx, d, version); err != nil {
+		return "", fmt.Errorf("not promoting a version made from an older AWSCURRENT: %w", err)
 	}
 	in := &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:        aws.String(d.arn),
@@ -238,41 +261,99 @@ func (r *Rotator) finishSecret(ctx context.Context, d description, version strin
 		return "", fmt.Errorf("moving AWSCURRENT to this version: %w", err)
 	}
 	r.verified.remove(d.arn, version)
+	r.sources.remove(d.arn, version)
 	return fmt.Sprintf("AWSCURRENT moved from version %s", d.currentVersion), nil
 }
 
-// verifiedVersions remembers, per process, which pending versions passed
-// testSecret, so that finishSecret in the same warm container need not call
-// the service again. It is bounded: the oldest entries go first.
-type verifiedVersions struct {
+// SourceMatcher is implemented by a CredentialService that can tell whether
+// a pending SecretString was made from a current one: everything but the
+// credential alike.
+type SourceMatcher interface {
+	MadeFrom(pending, current string) bool
+}
+
+// checkSource refuses a pending version made from an AWSCURRENT that has
+// since been replaced (someone ran put-secret-value while a failed rotation
+// waited for its retry): promoting it would silently undo that change, for
+// example put back an old client_secret. Such a version is abandoned, and
+// the next rotation starts from the new AWSCURRENT.
+//
+// This process knows the source of a version it stored itself (no extra
+// call). Otherwise, if the CredentialService is a SourceMatcher, both
+// values are read and compared (two more GetSecretValue calls, only on
+// that path).
+func (r *Rotator) checkSource(ctx context.Context, d description, version string) error {
+	if src, ok := r.sources.get(d.arn, version); ok {
+		if src == d.currentVersion {
+			return nil
+		}
+		return r.abandon(ctx, d.arn, version, fmt.Errorf(
+			"AWSCURRENT moved from version %s, which this pending version was made from, to version %s (a put-secret-value?)", src, d.currentVersion))
+	}
+	m, ok := r.credentials.(SourceMatcher)
+	if !ok || d.currentVersion == "" {
+		return nil
+	}
+	cur, err := r.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId: aws.String(d.arn), VersionId: aws.String(d.currentVersion),
+	})
+	if err != nil {
+		return fmt.Errorf("reading AWSCURRENT: %w", err)
+	}
+	pending, err := r.getPending(ctx, d.arn, version)
+	if err != nil {
+		return err
+	}
+	if !m.MadeFrom(aws.ToString(pending.SecretString), aws.ToString(cur.SecretString)) {
+		return r.abandon(ctx, d.arn, version, fmt.Errorf(
+			"the pending version's fields differ from AWSCURRENT (version %s) beyond the credential: AWSCURRENT was changed after this version was made", d.currentVersion))
+	}
+	return nil
+}
+
+// versionMemo is a small per-process memory about pending versions, keyed
+// by secret ARN and version id, bounded: the oldest entries go first. The
+// Rotator keeps two: which versions passed testSecret here (so that
+// finishSecret in the same warm container need not call the service again),
+// and which AWSCURRENT version each pending version was made from.
+type versionMemo struct {
 	mu    sync.Mutex
 	limit int
 	keys  []string
+	vals  map[string]string
 }
 
-func newVerifiedVersions(limit int) *verifiedVersions { return &verifiedVersions{limit: limit} }
+func newVersionMemo(limit int) *versionMemo {
+	return &versionMemo{limit: limit, vals: map[string]string{}}
+}
 
-func (v *verifiedVersions) add(arn, version string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	k := arn + "\x00" + version
-	if slices.Contains(v.keys, k) {
-		return
+func memoKey(arn, version string) string { return arn + "\x00" + version }
+
+func (m *versionMemo) set(arn, version, value string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := memoKey(arn, version)
+	if _, ok := m.vals[k]; !ok {
+		if len(m.keys) >= m.limit {
+			delete(m.vals, m.keys[0])
+			m.keys = m.keys[1:]
+		}
+		m.keys = append(m.keys, k)
 	}
-	if len(v.keys) >= v.limit {
-		v.keys = v.keys[1:]
-	}
-	v.keys = append(v.keys, k)
+	m.vals[k] = value
 }
 
-func (v *verifiedVersions) has(arn, version string) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return slices.Contains(v.keys, arn+"\x00"+version)
+func (m *versionMemo) get(arn, version string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.vals[memoKey(arn, version)]
+	return v, ok
 }
 
-func (v *verifiedVersions) remove(arn, version string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.keys = slices.DeleteFunc(v.keys, func(k string) bool { return k == arn+"\x00"+version })
+func (m *versionMemo) remove(arn, version string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := memoKey(arn, version)
+	delete(m.vals, k)
+	m.keys = slices.DeleteFunc(m.keys, func(x string) bool { return x == k })
 }

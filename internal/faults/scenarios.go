@@ -220,11 +220,13 @@ func Scenarios() []Scenario {
 			},
 			drive: racingRetry,
 			// Each run: 4 (or 5 for the one that lost the PutSecretValue
-			// race and re-read) + 1 + 2 + 2 calls, and the finishSecret whose
-			// move was refused (AWSCURRENT had moved) describes once more
-			// and succeeds.
+			// race and re-read) + 1 + 2 + 2 calls; the loser did not store
+			// the pending value, so its finishSecret reads AWSCURRENT and
+			// AWSPENDING to check the value was made from AWSCURRENT (2
+			// more); the finishSecret whose move was refused (AWSCURRENT had
+			// moved) describes once more and succeeds.
 			Want: Expect{Succeeded: true, CurrentValid: true, FieldsKept: true, Orphans: 1,
-				Calls: calls(9, 7, 2, 2), Mints: 2, Verifies: 2},
+				Calls: calls(9, 9, 2, 2), Mints: 2, Verifies: 2},
 		},
 		{
 			ID: "9c", Name: "revoke-on-mint + two containers race createSecret",
