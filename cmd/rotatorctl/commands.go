@@ -309,6 +309,12 @@ func (c *cli) unstick(ctx context.Context, yes bool, after time.Duration) int {
 	case errors.Is(err, operator.ErrStagesChanged):
 		fmt.Fprintf(c.stdout, "Not changed: %v. Run '%s status %s' to see why.\n", err, program, c.secret)
 		return exitRefused
+	case errors.Is(err, operator.ErrRemovedUnread):
+		// The change was made: report success, so a script does not retry
+		// into "nothing is stuck".
+		fmt.Fprintf(c.stdout, "\nRemoved AWSPENDING from version %s.\n", plan.Version)
+		fmt.Fprintf(c.stderr, "warning: %v; run '%s status %s' to see the stages.\n", err, program, c.secret)
+		return exitOK
 	case err != nil:
 		return c.failed(ctx, err)
 	}

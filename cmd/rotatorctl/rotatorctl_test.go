@@ -15,6 +15,7 @@ import (
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
@@ -876,5 +877,27 @@ func TestUnstick(t *testing.T) {
 			w.setShift(0)
 			w.expect(exitOK, nil, "rotate", secretName, "--wait", "--interval", "20ms")
 		})
+	}
+}
+
+// TestUnstickReportsTheChangeWhenTheRereadFails: once AWSPENDING is
+// removed, a failing read of the stages afterwards must not turn success
+// into an error exit (a script would retry into "nothing is stuck").
+func TestUnstickReportsTheChangeWhenTheRereadFails(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.configure()
+	stuck := w.failedRotation()
+	remove := w.sm.OnCall("UpdateSecretVersionStage", func(secretsmanagertest.Call) error {
+		w.sm.FailNext("DescribeSecret", 5, "AccessDeniedException") // the read after the change
+		return nil
+	})
+	defer remove()
+	r := w.run(nil, "unstick", secretName, "--yes")
+	if r.code != exitOK || !strings.Contains(r.stdout, "Removed AWSPENDING from version "+stuck) || !strings.Contains(r.stderr, "warning") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if slices.Contains(w.stages()[stuck], "AWSPENDING") {
+		t.Error("AWSPENDING is still on the stuck version")
 	}
 }

@@ -60,6 +60,10 @@ func (o *Operator) PlanUnstick(ctx context.Context, secretID string, stuckAfter 
 	return plan, nil
 }
 
+// ErrRemovedUnread: Unstick made the change, but reading the stages
+// afterwards failed. The change stands; only the report is missing.
+var ErrRemovedUnread = errors.New("AWSPENDING was removed, but reading the stages again failed")
+
 // ErrStagesChanged: the stages changed between PlanUnstick and Unstick.
 var ErrStagesChanged = errors.New("the secret's stages changed since the plan was made; nothing was changed")
 
@@ -90,7 +94,7 @@ func (o *Operator) Unstick(ctx context.Context, plan *UnstickPlan) ([]VersionInf
 	}
 	after, err := o.describe(ctx, arn)
 	if err != nil {
-		return nil, fmt.Errorf("AWSPENDING was removed, but reading the stages again failed: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrRemovedUnread, err)
 	}
 	versions, _ := o.listVersions(ctx, arn)
 	return versionInfos(after, versions), nil
