@@ -224,6 +224,10 @@ type Result struct {
 	Note string
 	// Logs is everything the function and the emulator printed.
 	Logs string
+	// Secrets are the secret values the harness saw (the client secret,
+	// every token stored or sent to PutSecretValue, the RotationTokens):
+	// what must occur in no error or log line.
+	Secrets []string
 	// HarnessErr is set when the harness itself failed: the row says
 	// nothing about the rotator then.
 	HarnessErr error

@@ -71,8 +71,11 @@ type env struct {
 	notes                     []string
 	// putTokens are the tokens seen in PutSecretValue inputs (applied or
 	// not): the orphans whose value the harness knows.
-	putTokens   map[string]bool
-	harnessErrs []error
+	putTokens map[string]bool
+	// rotationTokens are the RotationTokens seen in PutSecretValue inputs,
+	// for the leak check.
+	rotationTokens map[string]bool
+	harnessErrs    []error
 }
 
 func (e *env) cleanup(f func()) { e.cleanups = append(e.cleanups, f) }
@@ -342,15 +345,21 @@ func accessToken(secretString string) string {
 	return s.AccessToken
 }
 
-// sawPut records the token a PutSecretValue carries.
+// sawPut records the token and the RotationToken a PutSecretValue carries.
 func (e *env) sawPut(input []byte) {
-	var in struct{ SecretString string }
+	var in struct{ SecretString, RotationToken string }
 	if json.Unmarshal(input, &in) != nil {
 		return
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if in.RotationToken != "" {
+		if e.rotationTokens == nil {
+			e.rotationTokens = map[string]bool{}
+		}
+		e.rotationTokens[in.RotationToken] = true
+	}
 	if tok := accessToken(in.SecretString); tok != "" {
-		e.mu.Lock()
-		defer e.mu.Unlock()
 		if e.putTokens == nil {
 			e.putTokens = map[string]bool{}
 		}
@@ -483,6 +492,18 @@ func (e *env) measure(ctx context.Context, d driven, res *Result) {
 	}
 	res.Stored = len(stored)
 	res.Orphans = res.Minted - res.Stored
+	res.Secrets = append(res.Secrets, clientSecret, e.initialToken)
+	for tok := range stored {
+		res.Secrets = append(res.Secrets, tok)
+	}
+	e.mu.Lock()
+	for tok := range e.putTokens {
+		res.Secrets = append(res.Secrets, tok)
+	}
+	for tok := range e.rotationTokens {
+		res.Secrets = append(res.Secrets, tok)
+	}
+	e.mu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for tok := range e.putTokens {
