@@ -70,6 +70,7 @@ type Rotator struct {
 	DeadlineMargin time.Duration
 	verified       *versionMemo // versions that passed testSecret here
 	sources        *versionMemo // pending version -> the AWSCURRENT version it was made from
+	unstored       *versionMemo // pending version -> source + "\x00" + a minted value PutSecretValue did not take
 }
 
 // New returns a Rotator. A nil logger means slog.Default().
@@ -84,6 +85,7 @@ func New(sm SecretsManager, cs CredentialService, logger *slog.Logger) *Rotator 
 		DeadlineMargin: time.Second,
 		verified:       newVersionMemo(256),
 		sources:        newVersionMemo(256),
+		unstored:       newVersionMemo(64),
 	}
 }
 

@@ -787,3 +787,31 @@ func TestEditDuringFailedRotationIsKept(t *testing.T) {
 		})
 	}
 }
+
+// TestUnstoredCredentialIsReused: when PutSecretValue fails on every SDK
+// attempt, the credential just minted is not lost: the service's retry in
+// the same container stores it instead of minting another.
+func TestUnstoredCredentialIsReused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.sm.FailNext("PutSecretValue", 3, "ThrottlingException") // the SDK's 3 attempts
+	v, err := w.rotate()
+	if err == nil || !strings.Contains(err.Error(), "kept in memory for the retry") {
+		t.Fatalf("rotation with PutSecretValue throttled: %v", err)
+	}
+	if err := w.sm.RetryRotation(context.Background(), w.arn); err != nil {
+		t.Fatal(err)
+	}
+	rs := w.sm.Rotations(w.arn)
+	if last := rs[len(rs)-1]; last.Err != nil {
+		t.Fatalf("the service's retry: %v", last.Err)
+	}
+	id, cur := w.current()
+	if id != v || !w.cw.Valid(cur["access_token"].(string)) {
+		t.Fatal("the retry did not promote a working token")
+	}
+	if n := w.cw.Stats().Minted; n != 1 {
+		t.Errorf("minted %d tokens, want 1: the retry should store the first one", n)
+	}
+	w.assertNoLeak()
+}

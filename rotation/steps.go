@@ -67,7 +67,11 @@ func (r *Rotator) check(ctx context.Context, ev Event) (description, error) {
 //     minted, nothing written;
 //   - PutSecretValue answers ResourceExistsException: another invocation
 //     stored a different value for this version between our read and our
-//     write; its value stands, ours is discarded (and logged as such).
+//     write; its value stands, ours is discarded (and logged as such);
+//   - PutSecretValue fails otherwise (throttled on every SDK attempt, say):
+//     the minted value is kept in memory, and the service's retry in this
+//     container stores it instead of minting another credential, as long
+//     as AWSCURRENT is still the version it was made from.
 func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (string, error) {
 	cur, err := r.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId:     aws.String(ev.SecretID),
@@ -86,13 +90,17 @@ func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (strin
 	if has {
 		return "nothing to do: the pending version already has a value", nil
 	}
-	// Keep time to store what is minted: a token minted with no time left
-	// to store it would be lost (and valid at the service).
-	mintCtx, cancel := withReserve(ctx, storeReserve)
-	pending, err := r.credentials.NewPending(mintCtx, *cur.SecretString)
-	cancel()
-	if err != nil {
-		return "", fmt.Errorf("making the pending credential from AWSCURRENT: %w", err)
+	source := aws.ToString(cur.VersionId)
+	pending, reused := r.unstoredValue(arn, ev.ClientRequestToken, source)
+	if !reused {
+		// Keep time to store what is minted: a token minted with no time
+		// left to store it would be lost (and valid at the service).
+		mintCtx, cancel := withReserve(ctx, storeReserve)
+		pending, err = r.credentials.NewPending(mintCtx, *cur.SecretString)
+		cancel()
+		if err != nil {
+			return "", fmt.Errorf("making the pending credential from AWSCURRENT: %w", err)
+		}
 	}
 	in := &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(ev.SecretID),
@@ -107,6 +115,7 @@ func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (strin
 	var exists *types.ResourceExistsException
 	if errors.As(err, &exists) {
 		// A concurrent invocation won the race: use its value if it is there.
+		r.unstored.remove(arn, ev.ClientRequestToken)
 		has, rerr := r.pendingHasValue(ctx, ev.SecretID, ev.ClientRequestToken)
 		if rerr == nil && has {
 			r.log.Warn("another invocation stored the pending value first; the credential minted here was discarded",
@@ -116,10 +125,31 @@ func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (strin
 		return "", fmt.Errorf("storing the pending version: %w", err)
 	}
 	if err != nil {
-		return "", fmt.Errorf("storing the pending version: %w", err)
+		r.unstored.set(arn, ev.ClientRequestToken, source+"\x00"+pending)
+		return "", fmt.Errorf("storing the pending version (the credential minted is kept in memory for the retry): %w", err)
 	}
-	r.sources.set(arn, ev.ClientRequestToken, aws.ToString(cur.VersionId))
+	r.unstored.remove(arn, ev.ClientRequestToken)
+	r.sources.set(arn, ev.ClientRequestToken, source)
+	if reused {
+		return "pending version stored (the credential minted by an earlier attempt)", nil
+	}
 	return "pending version stored", nil
+}
+
+// unstoredValue returns the pending value an earlier createSecret in this
+// process made for version but could not store, if it was made from the
+// AWSCURRENT version source.
+func (r *Rotator) unstoredValue(arn, version, source string) (string, bool) {
+	v, ok := r.unstored.get(arn, version)
+	if !ok {
+		return "", false
+	}
+	from, pending, _ := strings.Cut(v, "\x00")
+	if from != source {
+		r.unstored.remove(arn, version)
+		return "", false
+	}
+	return pending, true
 }
 
 // storeReserve is the time createSecret keeps after minting for
