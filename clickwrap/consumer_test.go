@@ -3,7 +3,6 @@ package clickwrap_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,8 +17,8 @@ import (
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
-	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
 // rotating is a secret rotated in-process by the real rotator against the
@@ -32,16 +31,10 @@ type rotating struct {
 
 func newRotating(t testing.TB) *rotating {
 	t.Helper()
-	cw := clickwraptest.NewServer()
-	t.Cleanup(cw.Close)
-	cw.AddClient(clientID, clientSecret)
-	sm := secretsmanagertest.New(secretsmanagertest.Options{Sync: true})
-	t.Cleanup(sm.Close)
-	rot := rotation.New(sm.Client(), clickwrap.NewClient(cw.Client()), slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	sm.SetInvoker(rot.Handle)
-	arn := sm.CreateSecret("clickwrap/consumer", `{"client_id":"`+clientID+`","client_secret":"`+clientSecret+
-		`","token_url":"`+cw.TokenURL()+`","api_url":"`+cw.APIURL()+`"}`)
-	r := &rotating{sm: sm, cw: cw, arn: arn}
+	p := localrun.NewInProcess(t, localrun.InProcessOptions{
+		ClientID: clientID, ClientSecret: clientSecret, SecretName: "clickwrap/consumer", Sync: true,
+	})
+	r := &rotating{sm: p.Secrets, cw: p.Sandbox, arn: p.ARN}
 	r.rotate(t) // the first rotation mints the first token
 	return r
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
-	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
-	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
@@ -317,17 +314,10 @@ func TestShortDuration(t *testing.T) {
 // that fix.
 func TestRemovePendingCommandIsTheRotatorsFix(t *testing.T) {
 	t.Parallel()
-	cw := clickwraptest.NewServer()
-	t.Cleanup(cw.Close)
-	cw.AddClient("diag-app", "diag-client-secret")
-	sm := secretsmanagertest.New(secretsmanagertest.Options{Sync: true})
-	t.Cleanup(sm.Close)
-	client := clickwrap.NewClient(cw.Client())
-	rot := rotation.New(sm.Client(), client, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	secret, _ := json.Marshal(map[string]string{
-		"client_id": "diag-app", "client_secret": "diag-client-secret", "token_url": cw.TokenURL(), "api_url": cw.APIURL(),
+	p := localrun.NewInProcess(t, localrun.InProcessOptions{
+		ClientID: "diag-app", ClientSecret: "diag-client-secret", SecretName: "diag/token", Sync: true,
 	})
-	arn := sm.CreateSecret("diag/token", string(secret))
+	cw, sm, client, rot, arn := p.Sandbox, p.Secrets, p.Clickwrap, p.Rotator, p.ARN
 	sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
 		if ev.Step == string(rotation.TestSecret) {
 			v, _ := sm.Value(arn, ev.ClientRequestToken)

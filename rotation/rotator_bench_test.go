@@ -12,8 +12,6 @@ package rotation_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 
@@ -21,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
@@ -51,17 +49,12 @@ type benchRig struct {
 
 func newBenchRig(b *testing.B) *benchRig {
 	b.Helper()
-	r := &benchRig{}
-	r.cw = clickwraptest.NewServer()
-	b.Cleanup(r.cw.Close)
-	r.cw.AddClient(benchClientID, benchClientSecret)
-	r.sm = secretsmanagertest.New(secretsmanagertest.Options{Sync: true})
-	b.Cleanup(r.sm.Close)
-	r.rot = rotation.New(r.sm.Client(), clickwrap.NewClient(r.cw.Client()), slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	r.arn = r.sm.CreateSecret("clickwrap/bench", `{"client_id":"`+benchClientID+`","client_secret":"`+benchClientSecret+
-		`","token_url":"`+r.cw.TokenURL()+`","api_url":"`+r.cw.APIURL()+`","owner":"platform-team"}`)
+	p := localrun.NewInProcess(b, localrun.InProcessOptions{
+		ClientID: benchClientID, ClientSecret: benchClientSecret, SecretName: "clickwrap/bench", Sync: true,
+		Fields: map[string]any{"owner": "platform-team"},
+	})
+	r := &benchRig{sm: p.Secrets, cw: p.Sandbox, rot: p.Rotator, arn: p.ARN}
 	// A first full rotation mints the first token and warms the connections.
-	r.sm.SetInvoker(r.rot.Handle)
 	r.rotateSecret(b)
 	if rs := r.sm.Rotations(r.arn); rs[len(rs)-1].Err != nil {
 		b.Fatalf("warm-up rotation: %v", rs[len(rs)-1].Err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/syncbuf"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
@@ -34,6 +35,7 @@ const (
 // rotator, with everything the rotator logged and every error it returned.
 type world struct {
 	t       *testing.T
+	p       *localrun.InProcess
 	sm      *secretsmanagertest.Server
 	cw      *clickwraptest.Server
 	rot     *rotation.Rotator
@@ -49,16 +51,18 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t, logs: &syncbuf.Buffer{}}
-	w.cw = clickwraptest.NewServer()
-	t.Cleanup(w.cw.Close)
-	w.cw.AddClient(clientID, clientSecret)
-	w.sm = secretsmanagertest.New(secretsmanagertest.Options{Sync: true})
-	t.Cleanup(w.sm.Close)
-	logger := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	w.rot = rotation.New(w.sm.Client(), clickwrap.NewClient(w.cw.Client()), logger)
+	w.p = localrun.NewInProcess(t, localrun.InProcessOptions{
+		ClientID: clientID, ClientSecret: clientSecret, Sync: true, Fields: userFields(),
+		Logger: slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	w.sm, w.cw, w.rot, w.arn = w.p.Secrets, w.p.Sandbox, w.p.Rotator, w.p.ARN
 	w.sm.SetInvoker(w.handle)
-	w.arn = w.sm.CreateSecret("clickwrap/api-token", w.secretJSON(nil))
 	return w
+}
+
+// userFields are fields of the user's own, which every rotation must keep.
+func userFields() map[string]any {
+	return map[string]any{"team": "payments", "limits": map[string]any{"rps": 5, "tags": []any{"a", 1.5, nil}}}
 }
 
 // handle is the Invoker: the rotator's Lambda handler, recording errors and
@@ -77,25 +81,9 @@ func (w *world) handle(ctx context.Context, ev rotation.Event) error {
 }
 
 func (w *world) secretJSON(override map[string]any) string {
-	m := map[string]any{
-		"client_id":     clientID,
-		"client_secret": clientSecret,
-		"token_url":     w.cw.TokenURL(),
-		"api_url":       w.cw.APIURL(),
-		"team":          "payments",
-		"limits":        map[string]any{"rps": 5, "tags": []any{"a", 1.5, nil}},
-	}
-	maps.Copy(m, override)
-	for k, v := range m {
-		if v == nil {
-			delete(m, k)
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return string(b)
+	fields := userFields()
+	maps.Copy(fields, override)
+	return w.p.SecretJSON(w.t, clientID, clientSecret, fields)
 }
 
 // rotate starts a rotation with RotateSecret, as the schedule or the console

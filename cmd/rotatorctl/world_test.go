@@ -21,6 +21,7 @@ import (
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/syncbuf"
@@ -42,6 +43,7 @@ var fastRetry = clickwrap.RetryPolicy{MaxAttempts: 2, BaseDelay: 5 * time.Millis
 // output rotatorctl produced, for the leak check.
 type world struct {
 	t    *testing.T
+	p    *localrun.InProcess
 	sm   *secretsmanagertest.Server
 	cw   *clickwraptest.Server
 	rot  *rotation.Rotator
@@ -59,16 +61,12 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t}
-	w.cw = clickwraptest.NewServer()
-	t.Cleanup(w.cw.Close)
-	w.cw.AddClient(clientID, clientSecret)
-	w.sm = secretsmanagertest.New(secretsmanagertest.Options{})
-	t.Cleanup(w.sm.Close)
-	cw := clickwrap.NewClient(w.cw.Client())
-	cw.Retry = fastRetry
-	w.rot = rotation.New(w.sm.Client(), cw, slog.New(slog.NewJSONHandler(&w.logs, nil)))
+	w.p = localrun.NewInProcess(t, localrun.InProcessOptions{
+		ClientID: clientID, ClientSecret: clientSecret, SecretName: secretName, Retry: &fastRetry,
+		Fields: map[string]any{"team": "payments"}, Logger: slog.New(slog.NewJSONHandler(&w.logs, nil)),
+	})
+	w.cw, w.sm, w.rot, w.arn = w.p.Sandbox, w.p.Secrets, w.p.Rotator, w.p.ARN
 	w.sm.SetInvoker(w.invoke)
-	w.arn = w.sm.CreateSecret(secretName, w.secretJSON(nil))
 	t.Cleanup(w.assertNoLeak)
 	return w
 }
@@ -96,24 +94,9 @@ func (w *world) setHook(h func(ctx context.Context, ev rotation.Event) error) {
 }
 
 func (w *world) secretJSON(override map[string]any) string {
-	m := map[string]any{
-		"client_id":     clientID,
-		"client_secret": clientSecret,
-		"token_url":     w.cw.TokenURL(),
-		"api_url":       w.cw.APIURL(),
-		"team":          "payments",
-	}
-	maps.Copy(m, override)
-	for k, v := range m {
-		if v == nil {
-			delete(m, k)
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return string(b)
+	fields := map[string]any{"team": "payments"}
+	maps.Copy(fields, override)
+	return w.p.SecretJSON(w.t, clientID, clientSecret, fields)
 }
 
 // configure turns rotation on (rate(30 days), a 3h window) and waits for the
