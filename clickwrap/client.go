@@ -62,13 +62,13 @@ func NewHTTPClient() *http.Client {
 // request's body) or a Bearer token to a host that is not Clickwrap.
 func httpsRedirectsOnly(req *http.Request, via []*http.Request) error {
 	if req.URL.Scheme != "https" {
-		return fmt.Errorf("refusing redirect to a non-https URL (host %s): Clickwrap is reached over HTTPS only", req.URL.Host)
+		return fmt.Errorf("%w: refusing redirect to a non-https URL (host %s): Clickwrap is reached over HTTPS only", errRedirectRefused, req.URL.Host)
 	}
 	if req.URL.Host != via[0].URL.Host {
-		return fmt.Errorf("refusing redirect from host %s to host %s: credentials are sent to the configured host only", via[0].URL.Host, req.URL.Host)
+		return fmt.Errorf("%w: refusing redirect from host %s to host %s: credentials are sent to the configured host only", errRedirectRefused, via[0].URL.Host, req.URL.Host)
 	}
 	if len(via) >= 3 {
-		return errors.New("stopped after 3 redirects")
+		return fmt.Errorf("%w: stopped after 3 redirects", errRedirectRefused)
 	}
 	return nil
 }

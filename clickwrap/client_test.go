@@ -102,11 +102,21 @@ func TestMintErrors(t *testing.T) {
 			requests: 2,
 		},
 		{
-			name: "5xx on every try",
+			// The token may have been issued before the 502: not retried.
+			name: "502 is final for a mint",
 			setup: func(srv *clickwraptest.Server, _ *clickwrap.Secret) {
 				srv.FailNext(clickwraptest.EndpointToken, 100, 502)
 			},
-			want:     []string{"HTTP 502", "gave up after 4 tries"},
+			want:     []string{"HTTP 502"},
+			requests: 1,
+		},
+		{
+			// 503 says the server did nothing: retried.
+			name: "503 on every try",
+			setup: func(srv *clickwraptest.Server, _ *clickwrap.Secret) {
+				srv.FailNext(clickwraptest.EndpointToken, 100, 503)
+			},
+			want:     []string{"HTTP 503", "gave up after 4 tries"},
 			requests: 4,
 		},
 		{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,10 +105,16 @@ const (
 // the secret again (once, however many callers report the same token) and
 // returns the replacement, or an error when the secret holds nothing newer.
 func (s *TokenSource) Rejected(ctx context.Context, token string) (string, error) {
+	tok, _, err := s.rejected(ctx, token)
+	return tok, err
+}
+
+// rejected is Rejected, also returning the host of the replacement's api_url.
+func (s *TokenSource) rejected(ctx context.Context, token string) (string, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.token != "" && s.token != token {
-		return s.token, nil // another caller already replaced it
+		return s.token, s.apiHost, nil // another caller already replaced it
 	}
 	polls := 1
 	if s.opts.FallbackToPending {
@@ -119,7 +126,7 @@ func (s *TokenSource) Rejected(ctx context.Context, token string) (string, error
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return "", ctx.Err()
+				return "", "", ctx.Err()
 			case <-t.C:
 			}
 		}
@@ -134,15 +141,15 @@ func (s *TokenSource) Rejected(ctx context.Context, token string) (string, error
 				continue // no rotation in progress
 			}
 			if err != nil {
-				return "", err
+				return "", "", err
 			}
 			if tok != token {
 				s.token, s.apiHost, s.readAt = tok, host, s.now()
-				return tok, nil
+				return tok, host, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("clickwrap token source: Clickwrap rejected the token in secret %s and the secret holds no other: check the secret's rotation (rotatorctl status)", s.secretID)
+	return "", "", fmt.Errorf("clickwrap token source: Clickwrap rejected the token in secret %s and the secret holds no other: check the secret's rotation (rotatorctl status)", s.secretID)
 }
 
 // read returns the token of one stage and the host of its api_url.
@@ -197,11 +204,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	tok, host, err := t.Source.tokenAndHost(req.Context())
 	if err != nil {
+		closeBody(req)
 		return nil, err
 	}
-	if req.URL.Scheme != "https" || req.URL.Host != host {
-		return nil, fmt.Errorf("clickwrap transport: refusing to send the Clickwrap token to %s://%s: only https://%s (the secret's api_url) gets it",
-			req.URL.Scheme, req.URL.Host, host)
+	if err := allowed(req, host); err != nil {
+		closeBody(req)
+		return nil, err
 	}
 	resp, err := base.RoundTrip(withBearer(req, tok))
 	for range tries {
@@ -211,8 +219,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if req.Body != nil && req.GetBody == nil {
 			return resp, nil
 		}
-		fresh, rerr := t.Source.Rejected(req.Context(), tok)
-		if rerr != nil {
+		fresh, freshHost, rerr := t.Source.rejected(req.Context(), tok)
+		if rerr != nil || allowed(req, freshHost) != nil {
 			return resp, nil // the caller sees Clickwrap's 401
 		}
 		retry := withBearer(req, fresh)
@@ -226,6 +234,32 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err = base.RoundTrip(retry)
 	}
 	return resp, err
+}
+
+// allowed refuses to send the token anywhere but over https to the host of
+// the secret's api_url (host names compared without case, 443 as the
+// default port).
+func allowed(req *http.Request, apiHost string) error {
+	want := &url.URL{Host: apiHost}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		return "443"
+	}
+	if req.URL.Scheme == "https" && strings.EqualFold(req.URL.Hostname(), want.Hostname()) && port(req.URL) == port(want) {
+		return nil
+	}
+	return fmt.Errorf("clickwrap transport: refusing to send the Clickwrap token to %s://%s: only https://%s (the secret's api_url) gets it",
+		req.URL.Scheme, req.URL.Host, apiHost)
+}
+
+// closeBody closes a request body the transport will not send, as a
+// RoundTripper must.
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
 }
 
 func withBearer(req *http.Request, token string) *http.Request {

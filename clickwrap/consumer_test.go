@@ -197,7 +197,6 @@ func ConsumeDuringRotations(t testing.TB, r *rotating, n int, fallback bool) (to
 // a redirect to one gets an error, and never the token.
 func TestTransportSendsTheTokenOnlyToTheAPIHost(t *testing.T) {
 	t.Parallel()
-	r := newRotating(t)
 	var leaked atomic.Int32
 	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Header.Get("Authorization") != "" {
@@ -205,11 +204,21 @@ func TestTransportSendsTheTokenOnlyToTheAPIHost(t *testing.T) {
 		}
 	}))
 	defer other.Close()
-	ts := clickwrap.NewTokenSource(r.sm.Client(), r.arn, clickwrap.TokenSourceOptions{})
+	// The secret's api_url host answers every request with a redirect to
+	// the other host (httptest's servers share one certificate).
+	api := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, other.URL+"/v1.1/sites", http.StatusFound)
+	}))
+	defer api.Close()
+	sm := secretsmanagertest.New(secretsmanagertest.Options{})
+	defer sm.Close()
+	arn := sm.CreateSecret("consumer/redirect", `{"client_id":"a","client_secret":"b","access_token":"transport-token-x","api_url":"`+api.URL+`/v1.1"}`)
+	ts := clickwrap.NewTokenSource(sm.Client(), arn, clickwrap.TokenSourceOptions{})
 	hc := &http.Client{Transport: &clickwrap.Transport{Source: ts, Base: other.Client().Transport}}
 	for _, target := range []string{
-		other.URL + "/v1.1/sites",                                 // another https host
-		"http://" + strings.TrimPrefix(r.cw.APIURL(), "https://"), // the API host over plain http
+		other.URL + "/v1.1/sites", // another https host
+		"http://" + strings.TrimPrefix(api.URL, "https://") + "/v1.1/sites", // the API host over plain http
+		api.URL + "/v1.1/sites", // the API host, which redirects to the other host
 	} {
 		resp, err := hc.Get(target)
 		if err == nil {

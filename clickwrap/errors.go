@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,11 +61,18 @@ type attemptResult struct {
 	after time.Duration // server-requested wait; zero means use backoff
 }
 
+// classifyStatus decides whether an HTTP answer is worth another try: 429
+// and 503 (the server did nothing and says so), and for a check any 5xx. A
+// mint is not retried on other 5xx answers: the token may have been issued
+// before the failure, and a second would leave the first valid and
+// unrecorded; Secrets Manager retries the rotation later.
 func classifyStatus(se *StatusError, h http.Header) attemptResult {
 	switch {
 	case se.StatusCode == http.StatusTooManyRequests:
 		se.RetryAfter = parseRetryAfter(h.Get("Retry-After"), time.Now())
 		return attemptResult{err: se, retry: true, after: se.RetryAfter}
+	case se.Op == "mint" && se.StatusCode >= 500 && se.StatusCode != http.StatusServiceUnavailable:
+		return attemptResult{err: se}
 	case se.StatusCode >= 500:
 		if se.StatusCode == http.StatusServiceUnavailable {
 			se.RetryAfter = parseRetryAfter(h.Get("Retry-After"), time.Now())
@@ -98,17 +106,16 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// classifyTransportError sorts a failure below HTTP: certificate problems are
-// final (retrying cannot make a certificate trusted), everything else on the
-// network is retried.
+// errRedirectRefused marks a redirect the client would not follow: final.
+var errRedirectRefused = errors.New("redirect refused")
+
+// classifyTransportError sorts a failure below HTTP. Certificate problems
+// and refused redirects are final (retrying cannot change them). A mint is
+// retried only when the request cannot have reached the token endpoint (the
+// connection was never made): minting is not idempotent, and a token issued
+// to a request whose answer was lost would be valid and unrecorded. A check
+// is retried on any network failure.
 func classifyTransportError(op, endpoint string, err error) attemptResult {
-	var unknownCA x509.UnknownAuthorityError
-	var invalid x509.CertificateInvalidError
-	var hostname x509.HostnameError
-	var verify *tls.CertificateVerificationError
-	if errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify) {
-		return attemptResult{err: fmt.Errorf("%s: the TLS certificate of %s is not trusted (%w): for a private CA add it with SSL_CERT_FILE; verification is never skipped", op, endpoint, err)}
-	}
 	// Report the cause without the *url.Error wrapper, whose text repeats
 	// the full URL (query string included).
 	cause := err
@@ -117,8 +124,15 @@ func classifyTransportError(op, endpoint string, err error) attemptResult {
 	if isTransport {
 		cause = ue.Err
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return attemptResult{err: fmt.Errorf("%s: %s did not answer in time: %w", op, endpoint, cause), retry: true}
+	var unknownCA x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify) {
+		return attemptResult{err: fmt.Errorf("%s: the TLS certificate of %s is not trusted (%w): for a private CA add it with SSL_CERT_FILE; verification is never skipped", op, endpoint, cause)}
+	}
+	if errors.Is(err, errRedirectRefused) {
+		return attemptResult{err: fmt.Errorf("%s: %s: %w", op, endpoint, cause)}
 	}
 	if !isTransport {
 		// Not a network failure but an answer that could not be used (a
@@ -126,7 +140,13 @@ func classifyTransportError(op, endpoint string, err error) attemptResult {
 		// tokens that are then lost, so it is final.
 		return attemptResult{err: fmt.Errorf("%s: unusable answer from %s: %w", op, endpoint, err)}
 	}
-	return attemptResult{err: fmt.Errorf("%s: cannot reach %s: %w", op, endpoint, cause), retry: true}
+	var opErr *net.OpError
+	neverSent := errors.As(err, &opErr) && opErr.Op == "dial"
+	retry := op != "mint" || neverSent
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return attemptResult{err: fmt.Errorf("%s: %s did not answer in time: %w", op, endpoint, cause), retry: retry}
+	}
+	return attemptResult{err: fmt.Errorf("%s: cannot reach %s: %w", op, endpoint, cause), retry: retry}
 }
 
 // RedactURL returns raw with only its scheme, host and path: what an error,

@@ -2,6 +2,7 @@ package clickwrap_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,25 +12,29 @@ import (
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 )
 
-// pair starts two TLS servers that trust each other's certificate (httptest
-// uses one certificate for all) and a client that trusts both: "home", the
-// configured host, and "elsewhere", another host.
-func pair(t *testing.T, home http.HandlerFunc) (homeURL string, elsewhereHits *atomic.Int32, elsewhereURL string, c *clickwrap.Client) {
+// pair starts "home", the configured host, and two other servers, one TLS
+// (httptest uses one certificate for all, so the client trusts it) and one
+// plain http, which count every request they get; and a client that trusts
+// the TLS ones.
+func pair(t *testing.T, home http.HandlerFunc) (homeURL string, elsewhereHits *atomic.Int32, elsewhereURL, plainURL string, c *clickwrap.Client) {
 	t.Helper()
 	hits := new(atomic.Int32)
-	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	count := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"access_token":"stolen","token_type":"Bearer"}`))
-	}))
+	})
+	other := httptest.NewTLSServer(count)
 	t.Cleanup(other.Close)
+	plain := httptest.NewServer(count)
+	t.Cleanup(plain.Close)
 	ts := httptest.NewTLSServer(home)
 	t.Cleanup(ts.Close)
 	hc := clickwrap.NewHTTPClient()
 	hc.Transport.(*http.Transport).TLSClientConfig.RootCAs = ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 	c = clickwrap.NewClient(hc)
 	c.Retry.MaxAttempts = 1
-	return ts.URL, hits, other.URL, c
+	return ts.URL, hits, other.URL, plain.URL, c
 }
 
 // TestRedirectsStayOnTheHost: neither the client secret (a 307 replays the
@@ -39,20 +44,23 @@ func TestRedirectsStayOnTheHost(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		to   func(elsewhere string) string
+		to   func(elsewhere, plain string) string
 		want string
 	}{
-		{"another https host", func(e string) string { return e + "/oauth/token" }, "refusing redirect from host"},
-		{"plain http", func(e string) string { return "http://" + strings.TrimPrefix(e, "https://") + "/oauth/token" }, "non-https"},
+		{"another https host", func(e, _ string) string { return e + "/oauth/token" }, "refusing redirect from host"},
+		{"plain http", func(_, p string) string { return p + "/oauth/token" }, "non-https"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var target string
-			home, hits, elsewhere, c := pair(t, func(w http.ResponseWriter, r *http.Request) {
+			var homeHits atomic.Int32
+			home, hits, elsewhere, plain, c := pair(t, func(w http.ResponseWriter, r *http.Request) {
+				homeHits.Add(1)
 				http.Redirect(w, r, target, http.StatusTemporaryRedirect)
 			})
-			target = tt.to(elsewhere)
+			target = tt.to(elsewhere, plain)
+			c.Retry.MaxAttempts = 4 // a refused redirect must not be retried
 			s, err := clickwrap.ParseSecret(`{"client_id":"id","client_secret":"redirect-secret-x","token_url":"` + home + `/oauth/token","api_url":"` + home + `/v1.1"}`)
 			if err != nil {
 				t.Fatal(err)
@@ -66,6 +74,9 @@ func TestRedirectsStayOnTheHost(t *testing.T) {
 			if n := hits.Load(); n != 0 {
 				t.Errorf("the other host got %d requests", n)
 			}
+			if n := homeHits.Load(); n != 2 {
+				t.Errorf("the configured host got %d requests, want 2 (one mint, one check; a refused redirect is final)", n)
+			}
 		})
 	}
 }
@@ -76,7 +87,7 @@ func TestRedirectsStayOnTheHost(t *testing.T) {
 func TestUnusableTokenAnswerIsNotRetried(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
-	home, _, _, c := pair(t, func(w http.ResponseWriter, r *http.Request) {
+	home, _, _, _, c := pair(t, func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"token_type":"Bearer"}`)) // no access_token
@@ -96,10 +107,31 @@ func TestUnusableTokenAnswerIsNotRetried(t *testing.T) {
 // say) does not reach an error message.
 func TestURLQueryNotInErrors(t *testing.T) {
 	t.Parallel()
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler()) // the system roots do not trust it
+	defer untrusted.Close()
 	c := clickwrap.NewClient(nil)
 	c.Retry.MaxAttempts = 1
-	err := c.Check(context.Background(), "https://127.0.0.1:1/v1.1?proxy_key=hidden-key-9", "tok")
-	if err == nil || strings.Contains(err.Error(), "hidden-key-9") {
-		t.Fatalf("Check error: %v", err)
+	tests := []struct {
+		name string
+		base string
+	}{
+		{"connection refused", "https://127.0.0.1:1"},
+		{"untrusted certificate", untrusted.URL},
+	}
+	for _, tt := range tests {
+		s, err := clickwrap.ParseSecret(`{"client_id":"id","client_secret":"s","token_url":"` + tt.base + `/oauth/token?proxy_key=hidden-key-9","api_url":"` + tt.base + `/v1.1?proxy_key=hidden-key-9"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, mintErr := c.Mint(context.Background(), s)
+		checkErr := c.Check(context.Background(), s.APIEndpoint(), "tok")
+		for _, err := range []error{mintErr, checkErr} {
+			if err == nil || strings.Contains(err.Error(), "hidden-key-9") {
+				t.Errorf("%s: error %v (it must exist and not show the query)", tt.name, err)
+			}
+		}
+		if got := fmt.Sprint(s); strings.Contains(got, "hidden-key-9") {
+			t.Errorf("the redacted secret shows the query: %s", got)
+		}
 	}
 }

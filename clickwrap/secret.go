@@ -336,7 +336,7 @@ func (s *Secret) redacted() string {
 	}
 	return fmt.Sprintf("{client_id:%s client_secret:%s access_token:%s expires_at:%s token_url:%s api_url:%s other_fields:%d}",
 		presence(s.ClientID), presence(s.ClientSecret), presence(s.AccessToken), exp,
-		s.TokenEndpoint(), s.APIEndpoint(), len(s.extra))
+		RedactURL(s.TokenEndpoint()), RedactURL(s.APIEndpoint()), len(s.extra))
 }
 
 func presence(v string) string {

@@ -88,6 +88,7 @@ func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (strin
 		return "", err
 	}
 	if has {
+		r.unstored.remove(arn, ev.ClientRequestToken) // stored after all
 		return "nothing to do: the pending version already has a value", nil
 	}
 	source := aws.ToString(cur.VersionId)
@@ -147,6 +148,8 @@ func (r *Rotator) unstoredValue(arn, version, source string) (string, bool) {
 	from, pending, _ := strings.Cut(v, "\x00")
 	if from != source {
 		r.unstored.remove(arn, version)
+		r.log.Warn("AWSCURRENT changed since an earlier attempt minted a credential it could not store; that credential is discarded",
+			"secret", arn, "version", version)
 		return "", false
 	}
 	return pending, true
@@ -308,22 +311,27 @@ type SourceMatcher interface {
 // example put back an old client_secret. Such a version is abandoned, and
 // the next rotation starts from the new AWSCURRENT.
 //
-// This process knows the source of a version it stored itself (no extra
-// call). Otherwise, if the CredentialService is a SourceMatcher, both
-// values are read and compared (two more GetSecretValue calls, only on
-// that path).
+// When this process stored the version from the AWSCURRENT that is still
+// current, that is the whole check (no extra call). Otherwise, if the
+// CredentialService is a SourceMatcher, both values are read and compared
+// (two more GetSecretValue calls, only on that path), so that a re-put of
+// the same fields does not cost the rotation; without one, a moved
+// AWSCURRENT abandons the version.
 func (r *Rotator) checkSource(ctx context.Context, d description, version string) error {
-	if src, ok := r.sources.get(d.arn, version); ok {
-		if src == d.currentVersion {
-			return nil
-		}
-		return r.abandon(ctx, d.arn, version, fmt.Errorf(
-			"AWSCURRENT moved from version %s, which this pending version was made from, to version %s (a put-secret-value?)", src, d.currentVersion))
-	}
-	m, ok := r.credentials.(SourceMatcher)
-	if !ok || d.currentVersion == "" {
+	src, known := r.sources.get(d.arn, version)
+	if known && src == d.currentVersion {
 		return nil
 	}
+	m, canCompare := r.credentials.(SourceMatcher)
+	if !canCompare || d.currentVersion == "" {
+		if known {
+			return r.abandon(ctx, d.arn, version, fmt.Errorf(
+				"AWSCURRENT moved from version %s, which this pending version was made from, to version %s (a put-secret-value?)", src, d.currentVersion))
+		}
+		return nil
+	}
+	// Unknown source, or AWSCURRENT moved: compare the values, so that a
+	// re-put of the same fields does not cost the rotation.
 	cur, err := r.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(d.arn), VersionId: aws.String(d.currentVersion),
 	})

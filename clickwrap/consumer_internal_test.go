@@ -1,0 +1,33 @@
+package clickwrap
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestAllowed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url, apiHost string
+		ok           bool
+	}{
+		{"https://api.pactsafe.com/v1.1/sites", "api.pactsafe.com", true},
+		{"https://API.PactSafe.com/v1.1/sites", "api.pactsafe.com", true},
+		{"https://api.pactsafe.com:443/v1.1/sites", "api.pactsafe.com", true},
+		{"https://api.pactsafe.com/v1.1/sites", "api.pactsafe.com:443", true},
+		{"https://127.0.0.1:8443/v1.1", "127.0.0.1:8443", true},
+		{"http://api.pactsafe.com/v1.1/sites", "api.pactsafe.com", false},
+		{"https://api.pactsafe.com:8443/v1.1/sites", "api.pactsafe.com", false},
+		{"https://evil.example/v1.1/sites", "api.pactsafe.com", false},
+		{"https://api.pactsafe.com.evil.example/v1.1", "api.pactsafe.com", false},
+	}
+	for _, tt := range tests {
+		req, err := http.NewRequest(http.MethodGet, tt.url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := allowed(req, tt.apiHost); (err == nil) != tt.ok {
+			t.Errorf("allowed(%s, %s) = %v, want ok=%v", tt.url, tt.apiHost, err, tt.ok)
+		}
+	}
+}
