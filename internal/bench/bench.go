@@ -17,7 +17,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -193,7 +192,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		defer os.RemoveAll(dir)
 		r.cfg.Dir = dir
 	}
-	root, err := ModuleRoot(ctx)
+	root, err := lambdarie.ModuleRoot(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -782,19 +781,6 @@ func procMemory(fn *lambdarie.Function) (hwm, rss int64, err error) {
 		return 0, 0, fmt.Errorf("/proc/%d/status has no VmHWM", pid)
 	}
 	return hwm, rss, nil
-}
-
-// ModuleRoot returns the directory of the main module's go.mod.
-func ModuleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside a Go module (go env GOMOD is empty)")
-	}
-	return filepath.Dir(gomod), nil
 }
 
 func machine(ctx context.Context) Machine {

@@ -1,10 +1,10 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -15,25 +15,13 @@ import (
 	"testing"
 
 	"github.com/aws-cloudformation/rain/cft/parse"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/lambdarie"
 )
 
-// moduleRoot is the directory holding go.mod, found upwards from the
-// package directory (where go test runs).
+// moduleRoot is the directory holding go.mod, found once.
 var moduleRoot = sync.OnceValues(func() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the test directory")
-		}
-		dir = parent
-	}
+	return lambdarie.ModuleRoot(context.Background())
 })
 
 func rootPath(t *testing.T, rel string) string {

@@ -55,7 +55,7 @@ const (
 // relative dir is relative to the current directory). It returns the
 // binary's absolute path. On failure the error includes go build's output.
 func Build(ctx context.Context, pkg, dir string) (string, error) {
-	root, err := moduleRoot(ctx)
+	root, err := ModuleRoot(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -78,8 +78,9 @@ func Build(ctx context.Context, pkg, dir string) (string, error) {
 	return out, nil
 }
 
-// moduleRoot returns the directory of the main module's go.mod.
-func moduleRoot(ctx context.Context) (string, error) {
+// ModuleRoot returns the directory of the main module's go.mod (from
+// `go env GOMOD`, so it works from any directory inside the module).
+func ModuleRoot(ctx context.Context) (string, error) {
 	b, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -185,7 +186,7 @@ func Start(ctx context.Context, cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := moduleRoot(ctx)
+	root, err := ModuleRoot(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/bench"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/lambdarie"
 )
 
 func main() {
@@ -38,7 +39,7 @@ func main() {
 }
 
 func run(ctx context.Context, cfg bench.Config, out string) error {
-	root, err := bench.ModuleRoot(ctx)
+	root, err := lambdarie.ModuleRoot(ctx)
 	if err != nil {
 		return err
 	}

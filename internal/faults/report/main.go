@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/faults"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/lambdarie"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 )
 
@@ -41,7 +41,7 @@ func run(out, only string, parallel int) int {
 		ids = strings.Split(only, ",")
 	}
 	if out == "" && len(ids) == 0 {
-		root, err := moduleRoot()
+		root, err := lambdarie.ModuleRoot(ctx)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 			return 2
@@ -95,22 +95,4 @@ func run(out, only string, parallel int) int {
 		fmt.Fprintln(os.Stderr, "wrote", out)
 	}
 	return code
-}
-
-// moduleRoot is the nearest directory upwards holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside a Go module (no go.mod above the current directory)")
-		}
-		dir = parent
-	}
 }
