@@ -35,6 +35,20 @@ func (v *secretValue) equal(o *secretValue) bool {
 	return bytes.Equal(v.bin, o.bin)
 }
 
+// clone returns a deep copy of v (nil for nil): the copy shares no memory
+// with v, so neither can change the other.
+func (v *secretValue) clone() *secretValue {
+	if v == nil {
+		return nil
+	}
+	c := &secretValue{bin: bytes.Clone(v.bin)}
+	if v.str != nil {
+		str := strings.Clone(*v.str)
+		c.str = &str
+	}
+	return c
+}
+
 // version is one version of a secret.
 type version struct {
 	id      string
@@ -44,6 +58,9 @@ type version struct {
 	// rotationToken is the token issued by RotateSecret for a pending version
 	// it created; PutSecretValue must present it to store the value.
 	rotationToken string
+	// staleReads is how many more GetSecretValue calls that name this
+	// version answer as if it had no value (SetReadLagAfterPut).
+	staleReads int
 }
 
 func (v *version) hasStage(stage string) bool { return slices.Contains(v.stages, stage) }
@@ -305,7 +322,13 @@ func (s *Server) getSecretValue(in *getSecretValueInput) (*getSecretValueOutput,
 			return nil, errStageNotFound(stage)
 		}
 	}
-	if v.value == nil {
+	stale := v.value != nil && v.staleReads > 0
+	if stale {
+		// A stale read armed by SetReadLagAfterPut: answered as if the
+		// version had no value yet.
+		v.staleReads--
+	}
+	if v.value == nil || stale {
 		if versionID != "" {
 			return nil, errVersionNotFound(versionID)
 		}
@@ -353,6 +376,8 @@ func (s *Server) putSecretValue(in *putSecretValueInput) (*putSecretValueOutput,
 		if !v.value.equal(val) {
 			return nil, newError(codeResourceExists, "You can't modify an existing version, you can only create a new version.")
 		}
+		// A successful Put, though it changes nothing: it arms the read lag.
+		v.staleReads = s.readLag
 		return &putSecretValueOutput{ARN: sec.arn, Name: sec.name, VersionId: v.id, VersionStages: v.stagesCopy()}, nil
 	case v != nil:
 		// A rotation's pending version: only the rotation may fill it.
@@ -369,6 +394,7 @@ func (s *Server) putSecretValue(in *putSecretValueInput) (*putSecretValueOutput,
 	for _, st := range stages {
 		sec.attachStage(st, v)
 	}
+	v.staleReads = s.readLag
 	sec.lastChanged = now
 	if slices.Contains(stages, stageCurrent) && sec.rotationEnabled {
 		// A manual change counts as a rotation for the schedule.

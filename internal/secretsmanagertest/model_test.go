@@ -458,3 +458,51 @@ func TestUpdateSecretVersionStageMoves(t *testing.T) {
 	update(stageCurrent, "v2", "v2")
 	assertStages(t, s, "s", map[string][]string{"v1": {stagePending}, "v2": {stageCurrent}, "v3": {stagePrevious}})
 }
+
+func TestSecretValueClone(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		v    *secretValue
+	}{
+		{"nil", nil},
+		{"string", &secretValue{str: aws.String("some-string")}},
+		{"empty string", &secretValue{str: aws.String("")}},
+		{"binary", &secretValue{bin: []byte{0, 1, 2, 255}}},
+		{"empty binary", &secretValue{bin: []byte{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := tt.v.clone()
+			if tt.v == nil {
+				if c != nil {
+					t.Fatal("clone of nil is not nil")
+				}
+				return
+			}
+			if !c.equal(tt.v) || (c.str == nil) != (tt.v.str == nil) || (c.bin == nil) != (tt.v.bin == nil) {
+				t.Fatal("the clone differs from the original")
+			}
+			if sharesMemory(c, tt.v) {
+				t.Fatal("the clone shares memory with the original")
+			}
+			// Changing the clone leaves the original alone.
+			want := &secretValue{}
+			if tt.v.str != nil {
+				want.str = aws.String(*tt.v.str)
+				*c.str += "-changed"
+			}
+			if tt.v.bin != nil {
+				want.bin = slices.Clone(tt.v.bin)
+				for i := range c.bin {
+					c.bin[i] ^= 0xff
+				}
+				c.bin = append(c.bin, 7)
+			}
+			if !tt.v.equal(want) {
+				t.Error("changing the clone changed the original")
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,11 @@ type rotationJob struct {
 	rec       *Rotation
 	invoke    Invoker
 	event     events.SecretsManagerSecretRotationEvent // Step is filled per step
-	immediate bool                                     // false: testSecret only, then drop the pending version
+	immediate bool                                     // false: a configuration test (testSecret only)
+	// testVersion is the pending version a configuration test created (a
+	// copy of AWSCURRENT) and removes when it ends; nil for a rotation, and
+	// for a configuration test that reused an existing pending version.
+	testVersion *version
 }
 
 func (s *Server) rotateSecret(in *rotateSecretInput) (*rotateSecretOutput, error) {
@@ -84,6 +89,13 @@ func (s *Server) rotateSecret(in *rotateSecretInput) (*rotateSecretOutput, error
 // rotation. A nil job with a nil error means there is nothing to run (the
 // token names a version that exists and is not pending: an idempotent retry
 // of a RotateSecret that already happened).
+//
+// With RotateImmediately=false the request is a configuration test, as the
+// service runs it: a new pending version holds a copy of AWSCURRENT's value
+// (SecretString or SecretBinary; no value when the secret has no AWSCURRENT
+// value, so testSecret's GetSecretValue of it answers
+// ResourceNotFoundException), only testSecret is invoked, and finishLocked
+// then removes that version.
 func (s *Server) startRotation(in *rotateSecretInput) (*rotationJob, *rotateSecretOutput, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,6 +125,7 @@ func (s *Server) startRotation(in *rotateSecretInput) (*rotationJob, *rotateSecr
 	}
 	immediate := in.RotateImmediately == nil || *in.RotateImmediately
 
+	var created *version // the configuration test's own pending version
 	v := sec.pendingVersion()
 	switch {
 	case v != nil && v.id != token:
@@ -127,6 +140,12 @@ func (s *Server) startRotation(in *rotateSecretInput) (*rotationJob, *rotateSecr
 		// RotateSecret that already ran. Nothing to run (v stays nil).
 	default:
 		v = &version{id: token, created: s.opts.Now(), rotationToken: newRotationToken()}
+		if !immediate {
+			created = v
+			if cur := sec.versionWithStage(stageCurrent); cur != nil {
+				v.value = cur.value.clone()
+			}
+		}
 		sec.addVersion(v)
 		sec.attachStage(stagePending, v)
 	}
@@ -143,7 +162,9 @@ func (s *Server) startRotation(in *rotateSecretInput) (*rotationJob, *rotateSecr
 	if v == nil {
 		return nil, out, nil
 	}
-	return s.newJobLocked(sec, v, immediate), out, nil
+	job := s.newJobLocked(sec, v, immediate)
+	job.testVersion = created
+	return job, out, nil
 }
 
 // newJobLocked records a new rotation of v and counts it as running.
@@ -212,7 +233,8 @@ func invokeStep(parent context.Context, inv Invoker, ev events.SecretsManagerSec
 
 // finishLocked does what the service does after the steps: on success it
 // removes AWSPENDING and records the rotation date; a configuration test
-// (RotateImmediately=false) drops its pending version whatever the outcome.
+// (RotateImmediately=false) removes the pending version it created, whatever
+// the outcome, and touches no other version.
 func (s *Server) finishLocked(job *rotationJob, failed error) {
 	defer func() {
 		job.rec.Err = failed
@@ -225,8 +247,8 @@ func (s *Server) finishLocked(job *rotationJob, failed error) {
 	id := job.rec.VersionID
 	v := sec.versions[id]
 	if !job.immediate {
-		if v != nil && !v.hasStage(stageCurrent) {
-			sec.deleteVersion(id)
+		if v != nil && v == job.testVersion {
+			dropTestVersion(sec, v)
 		}
 		return
 	}
@@ -245,6 +267,17 @@ func (s *Server) finishLocked(job *rotationJob, failed error) {
 		sec.lastChanged = now
 		sec.nextRotation = nextRotation(now, sec.rules)
 	}
+}
+
+// dropTestVersion removes the pending version of a configuration test. If
+// the Invoker moved another label onto it (AWSCURRENT, say), the version
+// stays with that label and only AWSPENDING is removed, so no label vanishes.
+func dropTestVersion(sec *secret, v *version) {
+	if slices.ContainsFunc(v.stages, func(st string) bool { return st != stagePending }) {
+		v.removeStage(stagePending)
+		return
+	}
+	sec.deleteVersion(v.id)
 }
 
 // Wait blocks until no rotation is running or ctx is done. Do not call it

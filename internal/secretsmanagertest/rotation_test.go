@@ -612,3 +612,320 @@ func TestIdempotentRotateSecretRetry(t *testing.T) {
 		t.Errorf("VersionId = %s, rotations = %d", aws.ToString(again.VersionId), len(s.Rotations("i")))
 	}
 }
+
+// sharesMemory reports whether two values share memory that a change to one
+// would show in the other (the same value, string pointer or bytes).
+func sharesMemory(a, b *secretValue) bool {
+	switch {
+	case a == nil || b == nil:
+		return false
+	case a == b:
+		return true
+	case a.str != nil && a.str == b.str:
+		return true
+	case len(a.bin) > 0 && len(b.bin) > 0 && &a.bin[0] == &b.bin[0]:
+		return true
+	}
+	return false
+}
+
+// versionSnapshot is a version as the SDK sees it.
+type versionSnapshot struct {
+	stages []string
+	str    *string
+	bin    []byte
+	found  bool // GetSecretValue by VersionId answered a value
+}
+
+func (a versionSnapshot) equal(b versionSnapshot) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a.stages)), slices.Sorted(slices.Values(b.stages))) &&
+		(a.str == nil) == (b.str == nil) && aws.ToString(a.str) == aws.ToString(b.str) &&
+		(a.bin == nil) == (b.bin == nil) && slices.Equal(a.bin, b.bin) && a.found == b.found
+}
+
+// snapshotVersions lists every version of a secret (deprecated ones too)
+// with its labels and value, through the SDK.
+func snapshotVersions(t *testing.T, c *secretsmanager.Client, secretID string) map[string]versionSnapshot {
+	t.Helper()
+	lv, err := c.ListSecretVersionIds(t.Context(), &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(secretID), IncludeDeprecated: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]versionSnapshot{}
+	for _, v := range lv.Versions {
+		snap := versionSnapshot{stages: v.VersionStages}
+		got, err := c.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID), VersionId: v.VersionId})
+		switch {
+		case err == nil:
+			snap.str, snap.bin, snap.found = got.SecretString, got.SecretBinary, true
+		default:
+			errorAs[*types.ResourceNotFoundException](t, err)
+		}
+		out[aws.ToString(v.VersionId)] = snap
+	}
+	return out
+}
+
+// TestRotateImmediatelyFalseTestsACopyOfCurrent checks the configuration
+// test RotateSecret runs with RotateImmediately=false: the pending version
+// holds a copy of AWSCURRENT's value, only testSecret sees it, and the
+// version is removed afterwards without touching the others.
+func TestRotateImmediatelyFalseTestsACopyOfCurrent(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		binary      bool // values are SecretBinary
+		withCurrent bool // false: the secret has no AWSCURRENT value
+		fail        bool // testSecret returns an error
+		sync        bool // Options.Sync
+	}{
+		{name: "string value", withCurrent: true},
+		{name: "string value, sync", withCurrent: true, sync: true},
+		{name: "binary value", binary: true, withCurrent: true},
+		{name: "testSecret fails", withCurrent: true, fail: true},
+		{name: "binary value, testSecret fails, sync", binary: true, withCurrent: true, fail: true, sync: true},
+		{name: "no AWSCURRENT value", withCurrent: false},
+		{name: "no AWSCURRENT value, testSecret fails", withCurrent: false, fail: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, c := newServer(t, Options{Sync: tt.sync})
+			ctx := t.Context()
+			const name = "cfg"
+			value := func(v string) (*string, []byte) {
+				if tt.binary {
+					return nil, []byte{0, 'b', 'i', 'n', 0xff, v[len(v)-1]}
+				}
+				return aws.String("value-" + v), nil
+			}
+			put := func(id string, stages ...string) {
+				t.Helper()
+				str, bin := value(id)
+				if _, err := c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+					SecretId: aws.String(name), ClientRequestToken: aws.String(id), SecretString: str, SecretBinary: bin, VersionStages: stages,
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// With a current value: v3 AWSCURRENT, v2 AWSPREVIOUS, v1 without
+			// labels, v4 STAGING. Without: v4 STAGING alone.
+			in := &secretsmanager.CreateSecretInput{Name: aws.String(name)}
+			if tt.withCurrent {
+				in.ClientRequestToken = aws.String("v1")
+				in.SecretString, in.SecretBinary = value("v1")
+			}
+			if _, err := c.CreateSecret(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			if tt.withCurrent {
+				put("v2")
+				put("v3")
+			}
+			put("v4", "STAGING")
+			before := snapshotVersions(t, c, name)
+			var current *secretsmanager.GetSecretValueOutput
+			if tt.withCurrent {
+				var err error
+				if current, err = c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// The Invoker reads the pending version by VersionId and
+			// AWSPENDING, and by AWSPENDING alone, during testSecret.
+			type read struct {
+				out *secretsmanager.GetSecretValueOutput
+				err error
+			}
+			var (
+				mu          sync.Mutex
+				byID, bySt  read
+				aliased     bool
+				sawPendingV bool
+			)
+			sc := s.Client()
+			var log eventLog
+			s.SetInvoker(log.wrap(func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+				if ev.Step != StepTestSecret {
+					return fmt.Errorf("unexpected step %s", ev.Step)
+				}
+				out1, err1 := sc.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+					SecretId: &ev.SecretID, VersionId: &ev.ClientRequestToken, VersionStage: aws.String(stagePending),
+				})
+				out2, err2 := sc.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &ev.SecretID, VersionStage: aws.String(stagePending)})
+				// White box: the pending value shares no memory with AWSCURRENT's.
+				s.mu.Lock()
+				sec := s.secrets[name]
+				pending := sec.versions[ev.ClientRequestToken]
+				shares := false
+				if cur := sec.versionWithStage(stageCurrent); cur != nil && pending != nil {
+					shares = sharesMemory(pending.value, cur.value)
+				}
+				s.mu.Unlock()
+				mu.Lock()
+				byID, bySt, aliased, sawPendingV = read{out1, err1}, read{out2, err2}, shares, pending != nil
+				mu.Unlock()
+				if tt.fail {
+					return errors.New("configuration test failed")
+				}
+				return nil
+			}))
+
+			out, err := rotate(ctx, c, name, func(in *secretsmanager.RotateSecretInput) { in.RotateImmediately = aws.Bool(false) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Wait(ctx); err != nil {
+				t.Fatal(err)
+			}
+			token := aws.ToString(out.VersionId)
+
+			// Only testSecret was invoked, with the pending version's token.
+			if got := log.steps(); !slices.Equal(got, []string{StepTestSecret}) {
+				t.Fatalf("steps = %v, want [testSecret]", got)
+			}
+			if ev := log.all()[0]; ev.SecretID != aws.ToString(out.ARN) || ev.ClientRequestToken != token || ev.RotationToken == "" {
+				t.Errorf("event: SecretId=%s token=%s (want %s) rotationTokenSet=%v", ev.SecretID, ev.ClientRequestToken, token, ev.RotationToken != "")
+			}
+			r := s.Rotations(name)
+			if len(r) != 1 || !r[0].Done || r[0].VersionID != token || !slices.Equal(stepNames(r[0]), []string{StepTestSecret}) || (r[0].Err != nil) != tt.fail {
+				t.Errorf("rotations = %+v", r)
+			}
+
+			mu.Lock()
+			reads := map[string]read{"by VersionId and AWSPENDING": byID, "by AWSPENDING": bySt}
+			if !sawPendingV {
+				t.Error("the pending version did not exist during testSecret")
+			}
+			if aliased {
+				t.Error("the pending version's value shares memory with AWSCURRENT's")
+			}
+			mu.Unlock()
+			for how, rd := range reads {
+				if !tt.withCurrent {
+					// Nothing to copy: the pending version has no value.
+					if rd.err == nil {
+						t.Errorf("read %s: got a value, want ResourceNotFoundException", how)
+						continue
+					}
+					errorAs[*types.ResourceNotFoundException](t, rd.err)
+					continue
+				}
+				if rd.err != nil {
+					t.Errorf("read %s: %v", how, rd.err)
+					continue
+				}
+				if aws.ToString(rd.out.VersionId) != token || !slices.Equal(rd.out.VersionStages, []string{stagePending}) {
+					t.Errorf("read %s: VersionId %s stages %v, want %s [AWSPENDING]", how, aws.ToString(rd.out.VersionId), rd.out.VersionStages, token)
+				}
+				// Values are compared, never printed.
+				if (rd.out.SecretString == nil) != (current.SecretString == nil) || aws.ToString(rd.out.SecretString) != aws.ToString(current.SecretString) ||
+					(rd.out.SecretBinary == nil) != (current.SecretBinary == nil) || !slices.Equal(rd.out.SecretBinary, current.SecretBinary) {
+					t.Errorf("read %s: the value differs from AWSCURRENT's", how)
+				}
+			}
+
+			// The version is gone; every other version is as it was.
+			after := snapshotVersions(t, c, name)
+			if _, ok := after[token]; ok {
+				t.Errorf("ListSecretVersionIds still lists the test version %s", token)
+			}
+			if len(after) != len(before) {
+				t.Errorf("versions after = %d, before = %d", len(after), len(before))
+			}
+			for id, b := range before {
+				if a, ok := after[id]; !ok || !a.equal(b) {
+					t.Errorf("version %s changed (labels after: %v, before: %v)", id, a.stages, b.stages)
+				}
+			}
+			d, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := d.VersionIdsToStages[token]; ok {
+				t.Errorf("DescribeSecret still lists the test version %s", token)
+			}
+			_, err = c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name), VersionId: aws.String(token)})
+			errorAs[*types.ResourceNotFoundException](t, err)
+			_, err = c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name), VersionStage: aws.String(stagePending)})
+			errorAs[*types.ResourceNotFoundException](t, err)
+			// No rotation is left pending: a new one may start.
+			if _, err := rotate(ctx, c, name, func(in *secretsmanager.RotateSecretInput) { in.RotateImmediately = aws.Bool(false) }); err != nil {
+				t.Errorf("a second configuration test was refused: %v", err)
+			}
+		})
+	}
+}
+
+// TestRotateImmediatelyFalseKeepsWhatItDidNotCreate covers the edges of the
+// configuration test's clean-up: it removes only the version it created, and
+// no label vanishes with it.
+func TestRotateImmediatelyFalseKeepsWhatItDidNotCreate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		run  func(t *testing.T, s *Server, c *secretsmanager.Client, old string)
+	}{
+		{"AWSCURRENT moved onto the test version keeps it", func(t *testing.T, s *Server, c *secretsmanager.Client, old string) {
+			sc := s.Client()
+			s.SetInvoker(func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+				_, err := sc.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+					SecretId: &ev.SecretID, VersionStage: aws.String(stageCurrent), MoveToVersionId: &ev.ClientRequestToken, RemoveFromVersionId: aws.String(old),
+				})
+				return err
+			})
+			out, err := rotate(t.Context(), c, "k", func(in *secretsmanager.RotateSecretInput) { in.RotateImmediately = aws.Bool(false) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Wait(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			// The service removes AWSPENDING; the version stays as AWSCURRENT.
+			assertStages(t, s, "k", map[string][]string{aws.ToString(out.VersionId): {stageCurrent}, old: {stagePrevious}})
+		}},
+		{"an unfinished rotation's pending version is not removed", func(t *testing.T, s *Server, c *secretsmanager.Client, old string) {
+			inner := rotator(s.Client(), valueFor)
+			s.SetInvoker(func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+				if ev.Step == StepSetSecret {
+					return errors.New("stop after createSecret")
+				}
+				return inner(ctx, ev)
+			})
+			out, err := rotate(t.Context(), c, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Wait(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			token := aws.ToString(out.VersionId)
+			// A configuration test with the same token runs testSecret on
+			// that version but leaves it (and its minted value) in place.
+			var log eventLog
+			s.SetInvoker(log.wrap(func(context.Context, events.SecretsManagerSecretRotationEvent) error { return nil }))
+			if _, err := rotate(t.Context(), c, "k", withToken(token), func(in *secretsmanager.RotateSecretInput) { in.RotateImmediately = aws.Bool(false) }); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Wait(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got := log.steps(); !slices.Equal(got, []string{StepTestSecret}) {
+				t.Errorf("steps = %v, want [testSecret]", got)
+			}
+			assertStages(t, s, "k", map[string][]string{old: {stageCurrent}, token: {stagePending}})
+			if v, ok := s.Value("k", token); !ok || v != valueFor(token) {
+				t.Error("the pending version lost its value")
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, c := newServer(t, Options{})
+			s.CreateSecret("k", "v")
+			tt.run(t, s, c, onlyVersion(t, s, "k"))
+		})
+	}
+}

@@ -10,7 +10,13 @@
 // AWSPENDING, AWSPREVIOUS) and the rotation protocol: RotateSecret creates a
 // pending version without a value and invokes an [Invoker] (the rotation
 // Lambda) for the createSecret, setSecret, testSecret and finishSecret steps,
-// then removes AWSPENDING itself, as the service does.
+// then removes AWSPENDING itself, as the service does. With
+// RotateImmediately=false it tests the rotation configuration instead: the
+// pending version holds a copy of AWSCURRENT's value, only testSecret is
+// invoked, and the emulator then removes that version.
+//
+// For the eventual consistency of the real service, [Server.SetReadLagAfterPut]
+// makes reads of a freshly stored version fail for a while.
 //
 // Secret values and rotation tokens never appear in the emulator's error
 // messages; the emulator does not log.
@@ -72,6 +78,7 @@ type Server struct {
 	secrets   map[string]*secret // by name
 	calls     map[string]int
 	faults    map[string]*fault
+	readLag   int                    // stale reads armed by each successful PutSecretValue (SetReadLagAfterPut)
 	rotations map[string][]*Rotation // by secret ARN, in start order
 	running   int                    // rotations in progress
 	idle      chan struct{}          // closed when running drops to 0
@@ -187,7 +194,9 @@ func (s *Server) Stages(secretID string) map[string][]string {
 // Value returns the stored SecretString of a version (a binary value is
 // returned as a string of its bytes). It returns false when the secret or
 // version does not exist or the version has no value (a rotation's pending
-// version before createSecret stores one).
+// version before createSecret stores one, or the pending version of a
+// RotateImmediately=false configuration test of a secret without an
+// AWSCURRENT value).
 func (s *Server) Value(secretID, versionID string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -234,6 +243,35 @@ func (s *Server) FailNext(operation string, n int, code string) {
 		return
 	}
 	s.faults[operation] = &fault{remaining: n, code: code}
+}
+
+// SetReadLagAfterPut makes the next n GetSecretValue calls that name a
+// version stored by a PutSecretValue (by VersionId, or by a stage that
+// version holds) answer ResourceNotFoundException as if the version had no
+// value yet, after each successful PutSecretValue from now on, as a stale
+// replica would. n <= 0 (the default) turns it off. DescribeSecret and
+// ListSecretVersionIds are not affected.
+//
+// Each successful PutSecretValue (an idempotent retry that changes nothing
+// included) sets the stale reads left for its version to n; other versions
+// are not affected. A GetSecretValue without VersionId and VersionStage
+// names AWSCURRENT. A stale read is counted in Calls as usual; a request
+// answered by FailNext, or one that fails for another reason (an unknown
+// version, a stage the version does not hold), does not use one up. Turning
+// the lag off (n <= 0) also drops the stale reads still armed. The Value
+// shortcut is not affected.
+func (s *Server) SetReadLagAfterPut(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readLag = max(n, 0)
+	if n > 0 {
+		return
+	}
+	for _, sec := range s.secrets {
+		for _, v := range sec.versions {
+			v.staleReads = 0
+		}
+	}
 }
 
 // takeFaultLocked consumes one injected fault for op, if any.
