@@ -40,5 +40,5 @@ func Example() {
 	fmt.Printf("%+v\n", s.Stats())
 	// Output:
 	// 200 {"count":1,"has_more":false,"page":1,"per_page":1,"total_count":1,"data":[{"id":1,"name":"Sandbox Site"}]}
-	// {TokenRequests:1 Minted:1 APIRequests:1 APIRejected:0 Handshakes:1}
+	// {TokenRequests:1 Minted:1 APIRequests:1 APIRejected:0 Handshakes:1 Intercepted:0}
 }

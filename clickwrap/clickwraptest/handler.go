@@ -50,19 +50,6 @@ type apiErrorBody struct {
 	Error apiError `json:"error"`
 }
 
-// oauthError is an RFC 6749 section 5.2 error response.
-type oauthError struct {
-	Error            string `json:"error"`
-	ErrorDescription string `json:"error_description,omitempty"`
-}
-
-// tokenResponse is an RFC 6749 section 5.1 successful token response.
-type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in,omitempty"`
-}
-
 // collection is a page of a REST API list.
 type collection struct {
 	Count      int    `json:"count"`
@@ -78,8 +65,8 @@ type item struct {
 }
 
 // serveHTTP is the sandbox's root handler: it routes the request to an
-// endpoint, applies the fault-injection switches and then the endpoint's own
-// logic.
+// endpoint, applies the fault-injection switches (delay, then intercepts,
+// then rate limits and failures) and then the endpoint's own logic.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.enter() {
 		return
@@ -92,6 +79,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		e = EndpointToken
 	case p == apiPrefix || strings.HasPrefix(p, apiPrefix+"/"):
 		e = EndpointAPI
+	case p == loginPath:
+		serveLogin(w, r)
+		return
 	default:
 		writeAPIError(w, http.StatusNotFound, "Not found.", "NotFoundError")
 		return
@@ -113,7 +103,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 
-	if s.injectFault(w, e) {
+	if s.injectIntercept(w, r, e) || s.injectFault(w, e) {
 		return
 	}
 	if e == EndpointToken {
@@ -212,60 +202,71 @@ func (s *Server) injectFault(w http.ResponseWriter, e Endpoint) bool {
 
 // handleToken implements POST /oauth/token, an OAuth 2.0 client-credentials
 // token endpoint (RFC 6749 sections 4.4, 2.3.1, 5.1 and 5.2). Checks run in
-// this order: method (405), malformed request (400 invalid_request: body not
-// parseable, repeated parameter, both client-authentication methods at once,
-// missing grant_type), grant type (400 unsupported_grant_type), client
-// authentication (401 invalid_client).
+// this order: method (405), body media type under AuthJSONBody (415),
+// malformed request (400 invalid_request: body not parseable, repeated
+// parameter, both client-authentication methods at once, missing
+// grant_type), grant type (400 unsupported_grant_type), client
+// authentication (401 invalid_client). Answers are shaped by the
+// TokenAnswer set with SetTokenAnswer.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	style, decodeBasic, answer := s.authStyle, !s.basicRaw, s.tokenAnswer
+	s.mu.Unlock()
+
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
+	fail := func(status int, code, description string) {
+		writeTokenError(w, answer, status, code, description)
+	}
 
 	if r.Method != http.MethodPost {
 		h.Set("Allow", http.MethodPost)
-		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "The token endpoint accepts only POST.")
+		fail(http.StatusMethodNotAllowed, "invalid_request", "The token endpoint accepts only POST.")
 		return
 	}
 
-	// Only the form-encoded body counts: RFC 6749 forbids credentials in
-	// the request URI, and a body of another content type is ignored (so
-	// grant_type is then missing).
 	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequestBody)
-	if err := r.ParseForm(); err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The request body could not be parsed.")
-		return
-	}
-	form := r.PostForm
-	for _, k := range []string{"grant_type", "client_id", "client_secret", "scope"} {
-		if len(form[k]) > 1 {
-			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The "+k+" parameter is repeated.")
+	var params tokenParams
+	if style == AuthJSONBody {
+		p, status, desc := jsonParams(r)
+		if status != 0 {
+			if status == http.StatusUnsupportedMediaType {
+				h.Set("Accept", "application/json") // RFC 9110 section 15.5.16
+			}
+			fail(status, "invalid_request", desc)
 			return
 		}
+		params = p
+	} else {
+		p, desc := formParams(r)
+		if desc != "" {
+			fail(http.StatusBadRequest, "invalid_request", desc)
+			return
+		}
+		params = p
 	}
+
 	authz := r.Header.Values("Authorization")
 	if len(authz) > 1 {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The Authorization header is repeated.")
+		fail(http.StatusBadRequest, "invalid_request", "The Authorization header is repeated.")
 		return
 	}
 	headerUsed := len(authz) == 1
-	bodyUsed := form.Has("client_id") || form.Has("client_secret")
+	bodyUsed := params.bodyCreds
 	if headerUsed && bodyUsed {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The request uses more than one client authentication method.")
+		fail(http.StatusBadRequest, "invalid_request", "The request uses more than one client authentication method.")
 		return
 	}
-	switch grant := form.Get("grant_type"); grant {
+	switch params.grantType {
 	case "client_credentials":
 	case "":
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "The grant_type parameter is missing.")
+		fail(http.StatusBadRequest, "invalid_request", "The grant_type parameter is missing.")
 		return
 	default:
-		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "The grant type is not supported.")
+		fail(http.StatusBadRequest, "unsupported_grant_type", "The grant type is not supported.")
 		return
 	}
-
-	s.mu.Lock()
-	style := s.authStyle
-	s.mu.Unlock()
 
 	var (
 		id, secret string
@@ -273,9 +274,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	)
 	switch {
 	case headerUsed && style != AuthBodyOnly:
-		id, secret, haveCreds = basicCredentials(r)
+		id, secret, haveCreds = basicCredentials(r, decodeBasic)
 	case bodyUsed && style != AuthBasicOnly:
-		id, secret = form.Get("client_id"), form.Get("client_secret")
+		id, secret = params.clientID, params.clientSecret
 		haveCreds = id != ""
 	}
 
@@ -293,24 +294,43 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if headerUsed || style != AuthBodyOnly {
 			h.Set("WWW-Authenticate", `Basic realm="`+realm+`"`)
 		}
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
+		fail(http.StatusUnauthorized, "invalid_client", "Client authentication failed.")
 		return
 	}
 
-	resp := tokenResponse{AccessToken: token, TokenType: "Bearer"}
-	if expiresIn > 0 {
-		resp.ExpiresIn = int64((expiresIn + time.Second - 1) / time.Second)
+	written := token
+	if answer.AccessToken != nil {
+		written = answer.AccessToken(token)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	tokenType := "Bearer"
+	if answer.TokenType != "" {
+		tokenType = answer.TokenType
+	}
+	fields := []answerField{
+		{key: "access_token", value: written},
+		{key: "token_type", value: tokenType},
+	}
+	switch {
+	case answer.ExpiresIn != "":
+		fields = append(fields, answerField{key: "expires_in", value: answer.ExpiresIn, raw: true})
+	case expiresIn > 0:
+		secs := int64((expiresIn + time.Second - 1) / time.Second)
+		fields = append(fields, answerField{key: "expires_in", value: strconv.FormatInt(secs, 10), raw: true})
+	}
+	writeTokenAnswer(w, answer, http.StatusOK, fields)
 }
 
-// basicCredentials decodes HTTP Basic client credentials. RFC 6749 section
+// basicCredentials reads HTTP Basic client credentials. RFC 6749 section
 // 2.3.1 has the client form-url-encode the ID and the secret before Basic
-// encoding them, so they are decoded the same way here.
-func basicCredentials(r *http.Request) (id, secret string, ok bool) {
+// encoding them, so with decode they are decoded the same way; without it
+// (SetBasicDecoding(false)) they are taken as sent.
+func basicCredentials(r *http.Request, decode bool) (id, secret string, ok bool) {
 	rawID, rawSecret, ok := r.BasicAuth()
 	if !ok {
 		return "", "", false
+	}
+	if !decode {
+		return rawID, rawSecret, rawID != ""
 	}
 	id, err := url.QueryUnescape(rawID)
 	if err != nil {
@@ -344,11 +364,15 @@ func (s *Server) mint(clientID, clientSecret string) (token string, expiresIn ti
 	if s.expiresIn > 0 {
 		info.expires = now.Add(s.expiresIn)
 	}
+	if s.activationDelay > 0 {
+		info.active = now.Add(s.activationDelay)
+	}
 	// Drop this client's revoked-on-mint and expired tokens, so a long
-	// benchmark does not accumulate dead tokens.
+	// benchmark does not accumulate dead tokens. Tokens not yet active
+	// (SetActivationDelay) are kept.
 	live := s.byClient[clientID][:0]
 	for _, t := range s.byClient[clientID] {
-		if s.revokeOld || !s.validLocked(t, now) {
+		if info, ok := s.tokens[t]; s.revokeOld || !ok || info.expiredAt(now) {
 			delete(s.tokens, t)
 			continue
 		}
@@ -495,9 +519,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeAPIError writes a REST API error body.
 func writeAPIError(w http.ResponseWriter, status int, message, name string) {
 	writeJSON(w, status, apiErrorBody{Error: apiError{Message: message, Status: status, Name: name}})
-}
-
-// writeOAuthError writes an RFC 6749 section 5.2 error body.
-func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
-	writeJSON(w, status, oauthError{Error: code, ErrorDescription: description})
 }

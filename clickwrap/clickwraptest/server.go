@@ -10,24 +10,47 @@
 //     clients registered with AddClient;
 //   - GET /v1.1/sites and GET /v1.1/sites/{id}: a cheap authenticated read
 //     that accepts only tokens the sandbox minted and that are neither revoked
-//     nor expired.
+//     nor expired (nor too new, with SetActivationDelay);
+//   - GET /login: a 200 text/html sign-in page, the target of
+//     InterceptLoginRedirect (served always; not counted in Stats).
 //
 // Switches make the sandbox misbehave on purpose: RateLimitNext answers 429
 // with Retry-After, FailNext answers 5xx, SetDelay slows every answer down,
-// SetRevokeOnMint makes a new token revoke the client's earlier ones and
-// SetExpiresIn makes tokens expire. Stats counts token requests, minted tokens,
-// API requests, rejected API requests and TLS handshakes.
+// SetRevokeOnMint makes a new token revoke the client's earlier ones,
+// SetExpiresIn makes tokens expire and SetActivationDelay makes new tokens
+// rejected by the API for a while after they are minted.
+//
+// Other switches make the sandbox answer the way real token endpoints, APIs
+// and the things in front of them do, beyond RFC 6749:
+//
+//   - SetAuthStyle(AuthJSONBody) makes the token endpoint take only a JSON
+//     request body (415 for a form), as Ironclad's CLM API documents;
+//   - SetBasicDecoding(false) compares HTTP Basic credentials without the
+//     form-url-decoding RFC 6749 prescribes;
+//   - SetTokenAnswer shapes the token endpoint's answers: form-encoded,
+//     another Content-Type, a byte-order mark, expires_in as a float or a
+//     string, token_type in another case, a rewritten access_token (stray
+//     whitespace), errors with HTTP 200;
+//   - InterceptNext answers the next requests with what a sign-in proxy, a
+//     CDN or a firewall sends instead of the API: a redirect to /login, a
+//     200 sign-in page, a 403 challenge page, a 403 HTML page labelled JSON,
+//     a 401 proxy sign-in.
+//
+// Stats counts token requests, minted tokens, API requests, rejected API
+// requests, intercepted requests and TLS handshakes.
 //
 // The behaviour follows what Ironclad documents about the Clickwrap API.
 // Points the documentation leaves open are assumptions of this sandbox, each
 // switchable where it matters: the exact client-authentication encoding
-// (standard RFC 6749, both styles by default), whether "expires_in" is sent
-// and tokens expire (no, by default), whether minting a token revokes earlier
-// ones (no, by default), the token format (32 random bytes, base64url), the
-// default per_page (10), the error bodies other than the documented 429 one
-// (401/404/5xx bodies use the same {"error":{...}} shape; the token endpoint
-// uses RFC 6749 error bodies), and the WWW-Authenticate challenges. There is no
-// real per-minute rate limiter: 429 answers come only from RateLimitNext.
+// (standard RFC 6749 by default: a form-encoded body, both styles, Basic
+// credentials form-url-decoded), whether "expires_in" is sent and tokens
+// expire (no, by default), whether minting a token revokes earlier ones (no,
+// by default), whether new tokens work at once (yes, by default), the token
+// format (32 random bytes, base64url), the default per_page (10), the error
+// bodies other than the documented 429 one (401/404/5xx bodies use the same
+// {"error":{...}} shape; the token endpoint uses RFC 6749 error bodies), and
+// the WWW-Authenticate challenges. There is no real per-minute rate limiter:
+// 429 answers come only from RateLimitNext.
 //
 // The sandbox never logs: no request body, header, token or secret is ever
 // printed, and the HTTP server's error log is discarded.
@@ -50,7 +73,7 @@ import (
 )
 
 // Endpoint names a part of the sandbox for the fault-injection switches
-// RateLimitNext, FailNext and SetDelay.
+// RateLimitNext, FailNext, InterceptNext and SetDelay.
 type Endpoint int
 
 const (
@@ -90,6 +113,19 @@ const (
 	// AuthBodyOnly accepts only client_id/client_secret body parameters.
 	// Basic credentials count as missing credentials: 401 invalid_client.
 	AuthBodyOnly
+	// AuthJSONBody accepts only a JSON request body (Content-Type
+	// application/json, parameters allowed) holding
+	// {"grant_type":"client_credentials","client_id":"..","client_secret":".."},
+	// or HTTP Basic credentials plus a JSON body with grant_type, as
+	// Ironclad's CLM API documents. Any other or missing Content-Type, a
+	// form-encoded body included, gets 415 Unsupported Media Type with
+	// Accept: application/json and the RFC 6749 error body
+	// {"error":"invalid_request","error_description":".."}. A body that is
+	// not one JSON object, repeats grant_type, client_id, client_secret or
+	// scope, or has one of them not a string gets 400 invalid_request; other
+	// members are ignored. The other styles take only form-encoded bodies:
+	// for them a JSON body has no grant_type (400 invalid_request).
+	AuthJSONBody
 )
 
 // String returns the name of the authentication style.
@@ -101,6 +137,8 @@ func (a AuthStyle) String() string {
 		return "AuthBasicOnly"
 	case AuthBodyOnly:
 		return "AuthBodyOnly"
+	case AuthJSONBody:
+		return "AuthJSONBody"
 	default:
 		return fmt.Sprintf("AuthStyle(%d)", int(a))
 	}
@@ -109,14 +147,17 @@ func (a AuthStyle) String() string {
 // Stats are the sandbox's counters since NewServer or the last ResetStats.
 type Stats struct {
 	// TokenRequests counts every request that reached /oauth/token, whatever
-	// its outcome (including injected 429 and 5xx answers).
+	// its outcome (including injected 429, 5xx and intercepted answers).
 	TokenRequests int
 	// Minted counts access tokens issued.
 	Minted int
-	// APIRequests counts every request under /v1.1, whatever its outcome.
+	// APIRequests counts every request under /v1.1, whatever its outcome
+	// (including injected 429, 5xx and intercepted answers).
 	APIRequests int
-	// APIRejected counts API requests answered 401 because the bearer token
-	// was missing, unknown, revoked or expired.
+	// APIRejected counts API requests answered 401 by the API itself
+	// because the bearer token was missing, unknown, revoked, expired or not
+	// yet active (SetActivationDelay). InterceptProxyAuth's 401 does not
+	// count.
 	APIRejected int
 	// Handshakes counts completed TLS handshakes, full or resumed: one per
 	// TLS connection that a client accepted. A handshake the client aborts
@@ -124,6 +165,10 @@ type Stats struct {
 	// A connection is counted when it carries its first request, or when it
 	// closes if it never carried one.
 	Handshakes int
+	// Intercepted counts requests to the token endpoint or the API answered
+	// by an InterceptNext rule instead of the sandbox's endpoint. They are
+	// also counted in TokenRequests or APIRequests.
+	Intercepted int
 }
 
 // Server is a running Clickwrap API sandbox. Create it with NewServer and
@@ -155,8 +200,16 @@ type Server struct {
 	rateLimit [endpointCount]rateLimitRule
 	fail      [endpointCount]failRule
 	delay     [endpointCount]time.Duration
+	intercept [endpointCount]interceptRule
 	stats     Stats
 	conns     map[net.Conn]bool // open connections already counted in Handshakes
+
+	// tokenAnswer shapes token-endpoint answers (SetTokenAnswer).
+	tokenAnswer TokenAnswer
+	// basicRaw compares Basic credentials undecoded (SetBasicDecoding(false)).
+	basicRaw bool
+	// activationDelay is how long a new token is rejected (SetActivationDelay).
+	activationDelay time.Duration
 }
 
 // endpointCount sizes the per-endpoint arrays, indexed by Endpoint.
@@ -165,6 +218,18 @@ const endpointCount = int(EndpointAny) + 1
 type tokenInfo struct {
 	clientID string
 	expires  time.Time // zero: never expires
+	active   time.Time // zero: active at once; else rejected before this
+}
+
+// expiredAt reports whether the token has expired at now.
+func (i tokenInfo) expiredAt(now time.Time) bool {
+	return !i.expires.IsZero() && !now.Before(i.expires)
+}
+
+// liveAt reports whether the API accepts the token at now: active and not
+// expired.
+func (i tokenInfo) liveAt(now time.Time) bool {
+	return !i.expiredAt(now) && !now.Before(i.active)
 }
 
 type rateLimitRule struct {
@@ -182,8 +247,9 @@ type failRule struct {
 // httptest.NewServer does. The caller must Close the Server.
 //
 // A new Server has no clients (see AddClient), accepts both client
-// authentication styles, mints tokens that never expire and keeps earlier
-// tokens valid when it mints new ones.
+// authentication styles (form-url-decoding Basic credentials), answers in
+// RFC 6749 JSON, mints tokens that are live at once and never expire, keeps
+// earlier tokens valid when it mints new ones and intercepts nothing.
 func NewServer() *Server {
 	pki, err := newSandboxPKI()
 	if err != nil {
@@ -338,7 +404,7 @@ func (s *Server) AddClient(clientID, clientSecret string) {
 // accepts. The default is AuthBoth. It panics on an unknown style.
 func (s *Server) SetAuthStyle(style AuthStyle) {
 	switch style {
-	case AuthBoth, AuthBasicOnly, AuthBodyOnly:
+	case AuthBoth, AuthBasicOnly, AuthBodyOnly, AuthJSONBody:
 	default:
 		panic("clickwraptest: SetAuthStyle: unknown " + style.String())
 	}
@@ -448,7 +514,8 @@ func (s *Server) Revoke(token string) {
 }
 
 // Valid reports whether token was minted by this sandbox and is neither
-// revoked nor expired.
+// revoked nor expired, and already active (see SetActivationDelay): whether
+// the API would accept it now.
 func (s *Server) Valid(token string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -457,10 +524,7 @@ func (s *Server) Valid(token string) bool {
 
 func (s *Server) validLocked(token string, now time.Time) bool {
 	info, ok := s.tokens[token]
-	if !ok {
-		return false
-	}
-	return info.expires.IsZero() || now.Before(info.expires)
+	return ok && info.liveAt(now)
 }
 
 // Stats returns the counters since NewServer or the last ResetStats.
