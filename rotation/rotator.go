@@ -48,8 +48,11 @@ type SecretsManager interface {
 // Errors must not contain secret values. An error that can never succeed on
 // retry for the same value (for example the service answering 401 for the
 // pending token, or a malformed value) should have a method
-// Permanent() bool returning true: testSecret then tells the operator to
-// abandon the pending version.
+// Permanent() bool returning true: once the pending version is older than
+// [Rotator.PropagationGrace], the rotation then abandons it (removes its
+// AWSPENDING label) instead of leaving it for retries that cannot pass.
+// Verify reports a well-formed value that holds no credential yet with an
+// error wrapping [ErrNoCredential].
 type CredentialService interface {
 	// NewPending makes a new credential from the current SecretString and
 	// returns the SecretString to store as the pending version.
@@ -57,6 +60,20 @@ type CredentialService interface {
 	// Verify proves that the credential in a SecretString works.
 	Verify(ctx context.Context, secretString string) error
 }
+
+// ErrNoCredential is what a [CredentialService]'s Verify returns, wrapped so
+// that errors.Is finds it, when the SecretString is well formed but holds no
+// credential yet: a first secret before its first rotation, which holds only
+// what is needed to mint one (for Clickwrap, client_id and client_secret and
+// no access_token).
+//
+// testSecret lets such a value pass in one case only: the service's
+// configuration test (RotateImmediately=false), whose pending version is a
+// copy of AWSCURRENT's value; the version is not counted as verified. Anywhere
+// else a pending value with no credential can never pass: it is a permanent
+// failure (whether or not the error also reports Permanent), it gets no
+// PropagationGrace, and the version is abandoned, never promoted.
+var ErrNoCredential = errors.New("the secret holds no credential yet")
 
 // Rotator runs rotation steps. Build it once per process (per Lambda
 // container) with [New]; it is safe for concurrent use.
@@ -68,10 +85,47 @@ type Rotator struct {
 	// step that runs out of time returns (and logs) its error instead of
 	// being killed by Lambda.
 	DeadlineMargin time.Duration
-	verified       *versionMemo // versions that passed testSecret here
-	sources        *versionMemo // pending version -> the AWSCURRENT version it was made from
-	unstored       *versionMemo // pending version -> source + "\x00" + a minted value PutSecretValue did not take
+	// PropagationGrace is how long after a pending version was created a
+	// permanent Verify failure is taken to mean "not live yet" rather than
+	// "rejected": many services accept a new credential only a moment after
+	// issuing it. Within the grace, testSecret (and finishSecret when it
+	// verifies) tries again, waiting 250 ms, then twice as long each time
+	// (jittered down to half, at most 2 s). It never waits past the end of
+	// the grace (the last try falls at its end), nor when less than 1 s of
+	// the invocation's time would be left after the wait: then the step
+	// fails without abandoning anything, and Secrets Manager's retry tries
+	// again. Once the version is older than the grace, the failure stands
+	// and the version is abandoned. The age is measured from the
+	// CreatedDate that GetSecretValue returns for the pending version; a
+	// version without one counts as old, and so does a pending value known
+	// to be identical to AWSCURRENT's (its credential is not new).
+	// ErrNoCredential gets no grace.
+	//
+	// A malformed value is retried within the grace like a rejection:
+	// through CredentialService the two look the same (both permanent), and
+	// the costs are uneven. Waiting costs at most PropagationGrace and a few
+	// Verify calls, and only for a version created moments ago (createSecret
+	// stores only what NewPending made, so a malformed one is rare);
+	// abandoning a credential that was about to go live leaves it valid and
+	// unrecorded at the service and fails the rotation.
+	//
+	// New sets 5 s; zero or less turns the grace off. Set it before the
+	// first step runs.
+	PropagationGrace time.Duration
+
+	verified *versionMemo // versions that passed Verify here
+	sources  *versionMemo // pending version -> the AWSCURRENT version it was made from (stored here, or compared here)
+	unstored *versionMemo // pending version -> source + "\x00" + a minted value PutSecretValue did not take
+
+	// The clock, for tests: now tells the time, sleep waits (returning
+	// early with ctx's error), jitter spreads a backoff delay.
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
+	jitter func(d time.Duration) time.Duration
 }
+
+// DefaultPropagationGrace is the PropagationGrace New sets.
+const DefaultPropagationGrace = 5 * time.Second
 
 // New returns a Rotator. A nil logger means slog.Default().
 func New(sm SecretsManager, cs CredentialService, logger *slog.Logger) *Rotator {
@@ -79,13 +133,17 @@ func New(sm SecretsManager, cs CredentialService, logger *slog.Logger) *Rotator 
 		logger = slog.Default()
 	}
 	return &Rotator{
-		secrets:        sm,
-		credentials:    cs,
-		log:            logger,
-		DeadlineMargin: time.Second,
-		verified:       newVersionMemo(256),
-		sources:        newVersionMemo(256),
-		unstored:       newVersionMemo(64),
+		secrets:          sm,
+		credentials:      cs,
+		log:              logger,
+		DeadlineMargin:   time.Second,
+		PropagationGrace: DefaultPropagationGrace,
+		verified:         newVersionMemo(256),
+		sources:          newVersionMemo(256),
+		unstored:         newVersionMemo(64),
+		now:              time.Now,
+		sleep:            sleepCtx,
+		jitter:           equalJitter,
 	}
 }
 
@@ -164,7 +222,7 @@ func (r *Rotator) run(ctx context.Context, step Step, ev Event) (string, error) 
 	case SetSecret:
 		return r.setSecret()
 	case TestSecret:
-		return r.testSecret(ctx, desc.arn, ev.ClientRequestToken)
+		return r.testSecret(ctx, desc, ev.ClientRequestToken)
 	default:
 		return r.finishSecret(ctx, desc, ev.ClientRequestToken)
 	}

@@ -63,11 +63,17 @@ func (r *Rotator) check(ctx context.Context, ev Event) (description, error) {
 // Cases:
 //   - the pending version already has a value (a retried rotation, or a
 //     concurrent invocation that got there first): nothing is minted;
+//   - the read of the pending version finds no value, but this container
+//     stored (or has read) one for it: the read lags the write (Secrets
+//     Manager's reads are eventually consistent), and since versions are
+//     immutable the value is there: nothing is minted, nothing written;
 //   - AWSCURRENT is missing, or is not a usable SecretString: error, nothing
 //     minted, nothing written;
 //   - PutSecretValue answers ResourceExistsException: another invocation
 //     stored a different value for this version between our read and our
-//     write; its value stands, ours is discarded (and logged as such);
+//     write; its value stands, ours is discarded (and logged as such). The
+//     value re-read is compared with AWSCURRENT's (SourceMatcher, no extra
+//     call), so that the later steps here need not read it again;
 //   - PutSecretValue fails otherwise (throttled on every SDK attempt, say):
 //     the minted value is kept in memory, and the service's retry in this
 //     container stores it instead of minting another credential, as long
@@ -90,6 +96,14 @@ func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (strin
 	if has {
 		r.unstored.remove(arn, ev.ClientRequestToken) // stored after all
 		return "nothing to do: the pending version already has a value", nil
+	}
+	if _, seen := r.sources.get(arn, ev.ClientRequestToken); seen {
+		// Never mint twice for a version this container knows has a value:
+		// the read lags the write, and a second credential would be
+		// refused by PutSecretValue and left valid and unrecorded.
+		r.log.Warn("the pending version reads as empty, but this container stored or read its value: the read lags the write; nothing minted",
+			"secret", arn, "version", ev.ClientRequestToken)
+		return "nothing to do: this container already stored (or read) the pending version's value; the read that found none lags the write", nil
 	}
 	source := aws.ToString(cur.VersionId)
 	pending, reused := r.unstoredValue(arn, ev.ClientRequestToken, source)
@@ -117,8 +131,11 @@ func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (strin
 	if errors.As(err, &exists) {
 		// A concurrent invocation won the race: use its value if it is there.
 		r.unstored.remove(arn, ev.ClientRequestToken)
-		has, rerr := r.pendingHasValue(ctx, ev.SecretID, ev.ClientRequestToken)
-		if rerr == nil && has {
+		won, rerr := r.getPending(ctx, ev.SecretID, ev.ClientRequestToken)
+		if rerr == nil {
+			if m, ok := r.credentials.(SourceMatcher); ok && won.SecretString != nil && m.MadeFrom(*won.SecretString, *cur.SecretString) {
+				r.sources.set(arn, ev.ClientRequestToken, source)
+			}
 			r.log.Warn("another invocation stored the pending value first; the credential minted here was discarded",
 				"secret", ev.SecretID, "version", ev.ClientRequestToken)
 			return "pending value stored by a concurrent invocation", nil
@@ -203,54 +220,137 @@ func (r *Rotator) setSecret() (string, error) {
 	return "nothing to apply: the credential is live once minted", nil
 }
 
-// testSecret proves the pending credential works. A failure that can never
-// pass for this version (the service rejects the credential, or the value is
-// malformed) abandons the version (see abandon) and says so; any other
-// failure is left for Secrets Manager to retry.
-func (r *Rotator) testSecret(ctx context.Context, arn, version string) (string, error) {
-	if err := r.verifyPending(ctx, arn, version); err != nil {
+// testSecret proves the pending credential works.
+//
+// Cases:
+//   - the pending version has no value yet: createSecret has not stored it,
+//     or (when this container stored or read it) the read lags the write:
+//     error, left for Secrets Manager's retry, which mints nothing again;
+//   - the value is not a SecretString: abandoned (see abandon);
+//   - the version was made from an AWSCURRENT that has since been replaced
+//     (a put-secret-value while a failed rotation waited for its retry, for
+//     example to fix a wrong api_url): abandoned before anything is
+//     verified, with an error saying so; the next rotation starts from the
+//     new AWSCURRENT (see checkSource). No extra call when this container
+//     stored the version from the AWSCURRENT that is still current;
+//   - Verify passes: success, remembered so that finishSecret here need not
+//     verify again;
+//   - Verify finds no credential (ErrNoCredential) and the value is
+//     identical to AWSCURRENT's: the service's configuration test
+//     (RotateImmediately=false) of a secret that holds no credential yet:
+//     success, with an outcome saying what was checked, and the version is
+//     not remembered as verified (finishSecret would verify it again, and
+//     refuse it);
+//   - Verify finds no credential otherwise: a permanent failure: abandoned;
+//   - Verify fails permanently: tried again while the version is younger
+//     than PropagationGrace (see verifyWithGrace); then the failure stands
+//     and the version is abandoned. If the invocation runs out of time
+//     within the grace: error, nothing abandoned;
+//   - any other failure (the service unreachable, a 5xx, a 404): error,
+//     left for Secrets Manager to retry.
+func (r *Rotator) testSecret(ctx context.Context, d description, version string) (string, error) {
+	pending, err := r.readPending(ctx, d.arn, version)
+	if err != nil {
 		return "", err
 	}
-	return "pending credential verified", nil
+	current, err := r.checkSource(ctx, d, version, pending, TestSecret)
+	if err != nil {
+		return "", err
+	}
+	return r.verifyPending(ctx, d, version, pending, current, TestSecret)
 }
 
-func (r *Rotator) verifyPending(ctx context.Context, arn, version string) error {
+// readPending reads the pending version's value, for testSecret and for
+// finishSecret when it verifies. A version with no SecretString is
+// abandoned.
+func (r *Rotator) readPending(ctx context.Context, arn, version string) (*secretsmanager.GetSecretValueOutput, error) {
 	out, err := r.getPending(ctx, arn, version)
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
-		return errors.New("the AWSPENDING version has no value yet: createSecret has not stored it; let Secrets Manager retry the rotation (it runs createSecret first)")
+		if _, seen := r.sources.get(arn, version); seen {
+			return nil, errors.New("the AWSPENDING version reads as having no value, though this container stored (or read) its value moments ago: " +
+				"Secrets Manager's reads can lag a write. Let Secrets Manager retry the rotation; nothing will be minted again")
+		}
+		return nil, errors.New("the AWSPENDING version has no value yet: createSecret has not stored it; let Secrets Manager retry the rotation (it runs createSecret first)")
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if out.SecretString == nil {
-		return r.abandon(ctx, arn, version, errors.New("the AWSPENDING version has no SecretString"))
+		return nil, r.abandon(ctx, arn, version, errors.New("the AWSPENDING version has no SecretString"))
 	}
-	if err := r.credentials.Verify(ctx, *out.SecretString); err != nil {
-		var p interface{ Permanent() bool }
-		if errors.As(err, &p) && p.Permanent() {
-			return r.abandon(ctx, arn, version, err)
-		}
-		return fmt.Errorf("verifying the pending credential: %w", err)
-	}
-	r.verified.set(arn, version, "")
-	return nil
+	return out, nil
 }
 
-// abandon handles a pending version that no retry can cure (Clickwrap
-// rejects its token, or its value is malformed): versions are immutable, so
-// AWSPENDING is removed from it at once. The secret is then no longer stuck:
-// the service's remaining retries of this rotation fail fast ("no stage for
-// rotation") and the next RotateSecret, scheduled or by hand, starts afresh.
-// Left in place, the label would block every rotation until someone removed
-// it by hand. If the removal fails, the error gives the command to run.
-func (r *Rotator) abandon(ctx context.Context, arn, version string, cause error) error {
-	_, err := r.secrets.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId:            aws.String(arn),
-		VersionStage:        aws.String(StagePending),
-		RemoveFromVersionId: aws.String(version),
+// verifyPending proves the credential in the pending value, with
+// PropagationGrace (see verifyWithGrace), and handles the outcome for step:
+// testSecret, or finishSecret verifying a version this container did not.
+// current is AWSCURRENT's value when the caller has read it already, else
+// nil; it is read here only to tell the configuration test (testSecret,
+// ErrNoCredential) from a pending version with no credential.
+func (r *Rotator) verifyPending(ctx context.Context, d description, version string, pending *secretsmanager.GetSecretValueOutput, current *string, step Step) (string, error) {
+	value := aws.ToString(pending.SecretString)
+	created := aws.ToTime(pending.CreatedDate)
+	if current != nil && *current == value {
+		created = time.Time{} // a copy of AWSCURRENT: its credential is not new
+	}
+	res := r.verifyWithGrace(ctx, value, created)
+	err := res.err
+	switch {
+	case err == nil:
+		r.verified.set(d.arn, version, "")
+		if res.tries > 1 {
+			return fmt.Sprintf("pending credential verified on try %d: the new credential took a moment to go live", res.tries), nil
+		}
+		return "pending credential verified", nil
+	case errors.Is(err, ErrNoCredential):
+		if step == TestSecret && d.currentVersion != "" {
+			if current == nil {
+				cur, rerr := r.getCurrent(ctx, d)
+				if rerr != nil {
+					return "", fmt.Errorf("the pending version holds no credential, and telling whether this is the service's configuration test failed: %w; "+
+						"let Secrets Manager retry", rerr)
+				}
+				current = cur.SecretString
+			}
+			if current != nil && *current == value {
+				return "configuration test: the secret is readable and well formed and holds no credential yet; the first rotation mints one " +
+					"(the version is not counted as verified)", nil
+			}
+		}
+		return "", r.abandon(ctx, d.arn, version, err)
+	case permanent(err):
+		if res.tries > 1 {
+			err = fmt.Errorf("%w (refused on each of %d tries within the %s PropagationGrace after the version was created)",
+				err, res.tries, ShortDuration(r.PropagationGrace))
+		}
+		return "", r.abandon(ctx, d.arn, version, err)
+	default:
+		return "", fmt.Errorf("verifying the pending credential: %w", err)
+	}
+}
+
+// getCurrent reads the value of the AWSCURRENT version check found.
+func (r *Rotator) getCurrent(ctx context.Context, d description) (*secretsmanager.GetSecretValueOutput, error) {
+	out, err := r.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId: aws.String(d.arn), VersionId: aws.String(d.currentVersion),
 	})
 	if err != nil {
+		return nil, fmt.Errorf("reading AWSCURRENT (version %s): %w", d.currentVersion, err)
+	}
+	return out, nil
+}
+
+// abandon handles a pending version that no retry can cure (the service
+// rejects its credential past PropagationGrace, it holds no credential, or
+// its value is malformed): versions are immutable, so AWSPENDING is removed
+// from it at once. The secret is then no longer stuck: the service's
+// remaining retries of this rotation fail fast ("no stage for rotation") and
+// the next RotateSecret, scheduled or by hand, starts afresh. Left in place,
+// the label would block every rotation until someone removed it by hand. If
+// the removal fails, the error gives the command to run.
+func (r *Rotator) abandon(ctx context.Context, arn, version string, cause error) error {
+	if err := r.removePending(ctx, arn, version); err != nil {
 		return fmt.Errorf("%w. This version can never pass (secret versions are immutable), and removing AWSPENDING from it failed (%v): "+
 			"run `%s`, fix the cause, then rotate again", cause, err, RemovePendingCommand(arn, version))
 	}
@@ -260,21 +360,71 @@ func (r *Rotator) abandon(ctx context.Context, arn, version string, cause error)
 		"fix the cause; the next rotation starts afresh", cause)
 }
 
+// abandonStale is abandon for a pending version made from an AWSCURRENT that
+// has since been replaced (see checkSource): there is nothing to fix, the
+// edit stands and the next rotation starts from it.
+func (r *Rotator) abandonStale(ctx context.Context, arn, version string, cause error) error {
+	if err := r.removePending(ctx, arn, version); err != nil {
+		return fmt.Errorf("%w. AWSCURRENT changed after this version was made (a put-secret-value?), so it must not be used, "+
+			"and removing AWSPENDING from it failed (%v): run `%s`; the next rotation then starts from the new value",
+			cause, err, RemovePendingCommand(arn, version))
+	}
+	r.log.Warn("abandoned a pending version made from an older AWSCURRENT: AWSPENDING removed so that the next rotation starts from the new value",
+		"secret", arn, "version", version)
+	return fmt.Errorf("%w. AWSCURRENT changed after this version was made (a put-secret-value?), so the version was abandoned "+
+		"(AWSPENDING removed from it): nothing to fix; the next rotation starts from the new value", cause)
+}
+
+// removePending removes AWSPENDING from version, and forgets what this
+// process knew about it.
+func (r *Rotator) removePending(ctx context.Context, arn, version string) error {
+	_, err := r.secrets.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:            aws.String(arn),
+		VersionStage:        aws.String(StagePending),
+		RemoveFromVersionId: aws.String(version),
+	})
+	if err == nil {
+		r.verified.remove(arn, version)
+		r.sources.remove(arn, version)
+	}
+	return err
+}
+
 // finishSecret promotes the pending version with one UpdateSecretVersionStage
 // call; Secrets Manager moves AWSPREVIOUS itself and removes AWSPENDING after
 // the step succeeds.
 //
-// Nothing is promoted that testSecret has not passed: when this process did
-// not verify the version itself (testSecret ran in another Lambda container,
-// or the event was not sent by a rotation), it verifies it again first.
+// Cases:
+//   - this container verified the version (testSecret ran here): the source
+//     check (checkSource; no call when AWSCURRENT has not moved), then the
+//     move;
+//   - it did not (testSecret ran in another Lambda container, or the event
+//     was not sent by a rotation): nothing is promoted unverified: the
+//     pending value is read, checked against AWSCURRENT (checkSource,
+//     reusing that read) and verified (with PropagationGrace) first; a
+//     failure is handled as in testSecret, except that a value with no
+//     credential is never a configuration test here: it is abandoned;
+//   - the version was made from a replaced AWSCURRENT: abandoned, not
+//     promoted, so the edit is not undone;
+//   - the move is refused because a concurrent finishSecret made it
+//     already: success.
 func (r *Rotator) finishSecret(ctx context.Context, d description, version string) (string, error) {
-	if _, ok := r.verified.get(d.arn, version); !ok {
-		if err := r.verifyPending(ctx, d.arn, version); err != nil {
+	if _, ok := r.verified.get(d.arn, version); ok {
+		if _, err := r.checkSource(ctx, d, version, nil, FinishSecret); err != nil {
+			return "", err
+		}
+	} else {
+		pending, err := r.readPending(ctx, d.arn, version)
+		if err != nil {
 			return "", fmt.Errorf("not promoting an unverified version: %w", err)
 		}
-	}
-	if err := r.checkSource(ctx, d, version); err != nil {
-		return "", fmt.Errorf("not promoting a version made from an older AWSCURRENT: %w", err)
+		current, err := r.checkSource(ctx, d, version, pending, FinishSecret)
+		if err != nil {
+			return "", err
+		}
+		if _, err := r.verifyPending(ctx, d, version, pending, current, FinishSecret); err != nil {
+			return "", fmt.Errorf("not promoting an unverified version: %w", err)
+		}
 	}
 	in := &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:        aws.String(d.arn),
@@ -307,46 +457,59 @@ type SourceMatcher interface {
 
 // checkSource refuses a pending version made from an AWSCURRENT that has
 // since been replaced (someone ran put-secret-value while a failed rotation
-// waited for its retry): promoting it would silently undo that change, for
-// example put back an old client_secret. Such a version is abandoned, and
-// the next rotation starts from the new AWSCURRENT.
+// waited for its retry): testing it is pointless, since the service's retries
+// would keep testing the stale copy, and promoting it would silently undo
+// that change, for example put back an old client_secret or a wrong api_url.
+// Such a version is abandoned (abandonStale), and the next rotation starts
+// from the new AWSCURRENT. step (testSecret or finishSecret) words the error.
 //
-// When this process stored the version from the AWSCURRENT that is still
-// current, that is the whole check (no extra call). Otherwise, if the
-// CredentialService is a SourceMatcher, both values are read and compared
-// (two more GetSecretValue calls, only on that path), so that a re-put of
-// the same fields does not cost the rotation; without one, a moved
-// AWSCURRENT abandons the version.
-func (r *Rotator) checkSource(ctx context.Context, d description, version string) error {
+// Cases:
+//   - this process stored the version (or compared it already) from the
+//     AWSCURRENT that is still current: passes, no call;
+//   - otherwise, with a CredentialService that is a SourceMatcher:
+//     AWSCURRENT's value is read (one GetSecretValue) and compared with the
+//     pending value (read too, unless the caller passes it): identical
+//     values, or values alike but for the credential (MadeFrom), pass and
+//     are remembered, so that a re-put of the same fields does not cost the
+//     rotation; values that differ abandon the version;
+//   - without a SourceMatcher: a version this process made from an
+//     AWSCURRENT that has moved is abandoned; a version of unknown source
+//     passes (nothing to compare with).
+//
+// It returns AWSCURRENT's value when it read it, for the caller to reuse.
+func (r *Rotator) checkSource(ctx context.Context, d description, version string, pending *secretsmanager.GetSecretValueOutput, step Step) (*string, error) {
 	src, known := r.sources.get(d.arn, version)
 	if known && src == d.currentVersion {
-		return nil
+		return nil, nil
+	}
+	verb := "promoting"
+	if step == TestSecret {
+		verb = "testing"
 	}
 	m, canCompare := r.credentials.(SourceMatcher)
 	if !canCompare || d.currentVersion == "" {
 		if known {
-			return r.abandon(ctx, d.arn, version, fmt.Errorf(
-				"AWSCURRENT moved from version %s, which this pending version was made from, to version %s (a put-secret-value?)", src, d.currentVersion))
+			return nil, fmt.Errorf("not %s a version made from an older AWSCURRENT: %w", verb, r.abandonStale(ctx, d.arn, version, fmt.Errorf(
+				"AWSCURRENT moved from version %s, which this pending version was made from, to version %s", src, d.currentVersion)))
 		}
-		return nil
+		return nil, nil
 	}
-	// Unknown source, or AWSCURRENT moved: compare the values, so that a
-	// re-put of the same fields does not cost the rotation.
-	cur, err := r.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(d.arn), VersionId: aws.String(d.currentVersion),
-	})
+	cur, err := r.getCurrent(ctx, d)
 	if err != nil {
-		return fmt.Errorf("reading AWSCURRENT: %w", err)
+		return nil, fmt.Errorf("checking that the pending version was made from AWSCURRENT: %w", err)
 	}
-	pending, err := r.getPending(ctx, d.arn, version)
-	if err != nil {
-		return err
+	if pending == nil {
+		if pending, err = r.getPending(ctx, d.arn, version); err != nil {
+			return nil, fmt.Errorf("checking that the pending version was made from AWSCURRENT: %w", err)
+		}
 	}
-	if !m.MadeFrom(aws.ToString(pending.SecretString), aws.ToString(cur.SecretString)) {
-		return r.abandon(ctx, d.arn, version, fmt.Errorf(
-			"the pending version's fields differ from AWSCURRENT (version %s) beyond the credential: AWSCURRENT was changed after this version was made", d.currentVersion))
+	p, c := aws.ToString(pending.SecretString), aws.ToString(cur.SecretString)
+	if p != c && !m.MadeFrom(p, c) {
+		return nil, fmt.Errorf("not %s a version made from an older AWSCURRENT: %w", verb, r.abandonStale(ctx, d.arn, version, fmt.Errorf(
+			"the pending version's fields differ from AWSCURRENT (version %s) beyond the credential", d.currentVersion)))
 	}
-	return nil
+	r.sources.set(d.arn, version, d.currentVersion)
+	return cur.SecretString, nil
 }
 
 // versionMemo is a small per-process memory about pending versions, keyed

@@ -1,0 +1,661 @@
+package rotation_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"maps"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
+	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
+)
+
+// service is the Clickwrap client as a CredentialService, with what the
+// tests need: it counts mints and verifies, reports a value without
+// access_token as rotation.ErrNoCredential, can refuse the first verifies
+// (a credential that is not live yet), and can make pending values that hold
+// no token. It is not a SourceMatcher; matching adds that.
+type service struct {
+	cw *clickwrap.Client
+
+	mu          sync.Mutex
+	mints       int
+	verifies    int
+	refuseFirst int  // Verify refuses this many calls first, permanently
+	noToken     bool // NewPending drops access_token from what it makes
+}
+
+func newService(w *world) *service { return &service{cw: clickwrap.NewClient(w.cw.Client())} }
+
+func (s *service) NewPending(ctx context.Context, current string) (string, error) {
+	s.mu.Lock()
+	s.mints++
+	noToken := s.noToken
+	s.mu.Unlock()
+	v, err := s.cw.NewPending(ctx, current)
+	if err != nil || !noToken {
+		return v, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(v), &m); err != nil {
+		return "", err
+	}
+	delete(m, "access_token") // token_type stays: the value is not a copy of AWSCURRENT
+	b, err := json.Marshal(m)
+	return string(b), err
+}
+
+func (s *service) Verify(ctx context.Context, value string) error {
+	s.mu.Lock()
+	s.verifies++
+	refuse := s.verifies <= s.refuseFirst
+	s.mu.Unlock()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(value), &m); err == nil {
+		if tok, _ := m["access_token"].(string); tok == "" {
+			return noTokenError{}
+		}
+	}
+	if refuse {
+		return notLiveError{}
+	}
+	return s.cw.Verify(ctx, value)
+}
+
+func (s *service) counts() (mints, verifies int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mints, s.verifies
+}
+
+// matching is service with MadeFrom: a SourceMatcher, as the Clickwrap
+// client is.
+type matching struct{ *service }
+
+func (m matching) MadeFrom(pending, current string) bool { return m.cw.MadeFrom(pending, current) }
+
+// noTokenError is what a CredentialService's Verify returns for a value with
+// no credential: it wraps ErrNoCredential and, like a malformed field, says
+// it is permanent.
+type noTokenError struct{}
+
+func (noTokenError) Error() string   { return `secret field "access_token" is missing or empty` }
+func (noTokenError) Permanent() bool { return true }
+func (noTokenError) Unwrap() error   { return rotation.ErrNoCredential }
+
+// notLiveError is a permanent refusal of a credential that is not live yet.
+type notLiveError struct{}
+
+func (notLiveError) Error() string   { return "the service refused the credential (HTTP 401, test)" }
+func (notLiveError) Permanent() bool { return true }
+
+// useRotator makes rot the world's rotator (the one its invoker calls).
+func (w *world) useRotator(sm rotation.SecretsManager, cs rotation.CredentialService) *rotation.Rotator {
+	w.t.Helper()
+	if sm == nil {
+		sm = w.sm.Client()
+	}
+	w.rot = rotation.New(sm, cs, slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	w.sm.SetInvoker(w.handle)
+	return w.rot
+}
+
+// outcome returns the logged outcome of the last successful run of step for
+// version, or "".
+func (w *world) outcome(step rotation.Step, version string) string {
+	w.t.Helper()
+	var out string
+	for line := range strings.Lines(w.logs.String()) {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		if rec["msg"] == "rotation step finished" && rec["step"] == string(step) && rec["version"] == version {
+			out, _ = rec["outcome"].(string)
+		}
+	}
+	return out
+}
+
+// putCurrent stores value as the new AWSCURRENT, as an owner's
+// put-secret-value does, and returns its version.
+func (w *world) putCurrent(value string) string {
+	w.t.Helper()
+	out, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(w.arn), SecretString: aws.String(value),
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return aws.ToString(out.VersionId)
+}
+
+func callsDelta(before, after map[string]int) map[string]int {
+	d := map[string]int{}
+	for op, n := range after {
+		if n-before[op] != 0 {
+			d[op] = n - before[op]
+		}
+	}
+	return d
+}
+
+// TestStalePendingAbandonedInTestSecret: a rotation fails in testSecret for
+// a reason that is not permanent (api_url is wrong: HTTP 404), so AWSPENDING
+// stays for the service's retry; the owner fixes the field with
+// put-secret-value. The retry must not test the stale pending copy again
+// (404 again, and the secret stuck): testSecret abandons it before verifying
+// anything, and the next rotation starts from the fixed value.
+func TestStalePendingAbandonedInTestSecret(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		matcher  bool // the CredentialService is a SourceMatcher
+		fresh    bool // the retry runs in another container
+		want     string
+		retryGet int // GetSecretValue calls of the retry: createSecret 2, testSecret the rest
+	}{
+		{"same container, values compared", true, false, "fields differ from AWSCURRENT", 4},
+		{"another container, values compared", true, true, "fields differ from AWSCURRENT", 4},
+		{"same container, no SourceMatcher", false, false, "AWSCURRENT moved from version", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			svc := newService(w)
+			var cs rotation.CredentialService = svc
+			if tt.matcher {
+				cs = matching{svc}
+			}
+			w.useRotator(nil, cs)
+			wrongURL := w.cw.URL + "/v2" // Clickwrap answers 404 there
+			w.putCurrent(w.secretJSON(map[string]any{"api_url": wrongURL}))
+
+			stale, err := w.rotate()
+			if err == nil || !strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), "can never pass") {
+				t.Fatalf("rotation with a wrong api_url: %v, want a 404 left for the retry", err)
+			}
+			fixed := w.putCurrent(w.secretJSON(nil))
+
+			if tt.fresh {
+				w.useRotator(nil, cs)
+			}
+			before := w.sm.Calls()
+			_, verifiesBefore := svc.counts()
+			_ = w.sm.RetryRotation(context.Background(), w.arn)
+			rs := w.sm.Rotations(w.arn)
+			last := rs[len(rs)-1]
+			if last.Err == nil {
+				t.Fatal("the retry over a replaced AWSCURRENT succeeded")
+			}
+			msg := last.Err.Error()
+			for _, want := range []string{"testSecret", stale, tt.want, "AWSCURRENT changed after this version was made (a put-secret-value?)",
+				"abandoned", "the next rotation starts from the new value"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not mention %q", msg, want)
+				}
+			}
+			if _, v := svc.counts(); v != verifiesBefore {
+				t.Errorf("the stale version was verified %d times", v-verifiesBefore)
+			}
+			wantCalls := map[string]int{"DescribeSecret": 3, "GetSecretValue": tt.retryGet, "UpdateSecretVersionStage": 1}
+			if got := callsDelta(before, w.sm.Calls()); !maps.Equal(got, wantCalls) {
+				t.Errorf("calls of the retry = %v, want %v", got, wantCalls)
+			}
+			if st := w.sm.Stages(w.arn); !stagesEqual(map[string][]string{fixed: st[fixed]}, map[string][]string{fixed: {"AWSCURRENT"}}) || len(st[stale]) != 0 {
+				t.Fatalf("stages after the retry: %v", st)
+			}
+
+			v, err := w.rotate()
+			if err != nil {
+				t.Fatalf("the next rotation: %v", err)
+			}
+			if id, cur := w.current(); id != v || cur["api_url"] != w.cw.APIURL() {
+				t.Errorf("the next rotation did not start from the fixed value (api_url %v)", cur["api_url"])
+			}
+			w.assertNoLeak()
+		})
+	}
+}
+
+// configTest makes what Secrets Manager makes for a configuration test
+// (RotateImmediately=false): a pending version holding value (a copy of
+// AWSCURRENT's, in the service), and returns its testSecret event.
+func (w *world) configTest(value string) rotation.Event {
+	w.t.Helper()
+	ev := w.pendingEvent(string(rotation.TestSecret))
+	if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(w.arn), ClientRequestToken: aws.String(ev.ClientRequestToken), SecretString: aws.String(value),
+		VersionStages: []string{"AWSPENDING"}, RotationToken: aws.String(ev.RotationToken),
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+	return ev
+}
+
+// TestConfigurationTest: the service's configuration test copies AWSCURRENT
+// into a pending version and runs testSecret alone. A first secret holds no
+// token yet: that is not a broken rotation. Everywhere else a value with no
+// credential can never pass, and is never promoted.
+func TestConfigurationTest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		matcher     bool
+		firstRotate bool   // rotate once first, so that AWSCURRENT holds a token
+		wantOutcome string // testSecret succeeds with this outcome
+		calls       map[string]int
+		verifies    int
+	}{
+		{"first secret, values compared", true, false, "configuration test: the secret is readable and well formed and holds no credential yet",
+			map[string]int{"DescribeSecret": 1, "GetSecretValue": 2}, 1},
+		{"first secret, no SourceMatcher", false, false, "configuration test: the secret is readable and well formed and holds no credential yet",
+			map[string]int{"DescribeSecret": 1, "GetSecretValue": 2}, 1},
+		{"secret with a token, values compared", true, true, "pending credential verified",
+			map[string]int{"DescribeSecret": 1, "GetSecretValue": 2}, 1},
+		{"secret with a token, no SourceMatcher", false, true, "pending credential verified",
+			map[string]int{"DescribeSecret": 1, "GetSecretValue": 1}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			svc := newService(w)
+			var cs rotation.CredentialService = svc
+			if tt.matcher {
+				cs = matching{svc}
+			}
+			w.useRotator(nil, cs)
+			if tt.firstRotate {
+				if _, err := w.rotate(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			firstID, _ := w.current()
+			current, _ := w.sm.Value(w.arn, firstID)
+			ev := w.configTest(current)
+			_, verifiesBefore := svc.counts()
+			before := w.sm.Calls()
+			if err := w.handle(context.Background(), ev); err != nil {
+				t.Fatalf("configuration test: %v", err)
+			}
+			if got := w.outcome(rotation.TestSecret, ev.ClientRequestToken); !strings.Contains(got, tt.wantOutcome) {
+				t.Errorf("outcome %q, want %q", got, tt.wantOutcome)
+			}
+			if got := callsDelta(before, w.sm.Calls()); !maps.Equal(got, tt.calls) {
+				t.Errorf("calls = %v, want %v", got, tt.calls)
+			}
+			if _, v := svc.counts(); v-verifiesBefore != tt.verifies {
+				t.Errorf("verifies = %d, want %d", v-verifiesBefore, tt.verifies)
+			}
+			if tt.firstRotate {
+				return
+			}
+			// Not counted as verified: a finishSecret for that version
+			// verifies again, and a value with no credential is never
+			// promoted.
+			ev.Step = string(rotation.FinishSecret)
+			err := w.handle(context.Background(), ev)
+			if err == nil || !errors.Is(err, rotation.ErrNoCredential) || !strings.Contains(err.Error(), "not promoting an unverified version") {
+				t.Fatalf("finishSecret of the configuration test's version: %v", err)
+			}
+			if id, _ := w.current(); id != firstID {
+				t.Error("a version with no credential was promoted")
+			}
+			w.assertNoLeak()
+		})
+	}
+}
+
+// TestPendingWithNoCredentialIsAbandoned: a pending version made by
+// createSecret that holds no credential (a broken CredentialService) is not
+// a configuration test: testSecret abandons it at once, with no
+// PropagationGrace, and AWSCURRENT stays.
+func TestPendingWithNoCredentialIsAbandoned(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		matcher bool
+		gets    int // GetSecretValue calls of testSecret
+	}{
+		// The pending value, then AWSCURRENT's, read only to rule out the
+		// configuration test (the source check itself costs nothing here).
+		{"values compared", true, 2},
+		{"no SourceMatcher", false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			svc := newService(w)
+			svc.noToken = true
+			var cs rotation.CredentialService = svc
+			if tt.matcher {
+				cs = matching{svc}
+			}
+			w.useRotator(nil, cs)
+			firstID, _ := w.current()
+			var testCalls map[string]int
+			w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+				before := w.sm.Calls()
+				err := w.handle(ctx, ev)
+				if ev.Step == string(rotation.TestSecret) {
+					testCalls = callsDelta(before, w.sm.Calls())
+				}
+				return err
+			})
+			start := time.Now()
+			v, err := w.rotate()
+			if err == nil || !errors.Is(err, rotation.ErrNoCredential) {
+				t.Fatalf("rotation error = %v, want one wrapping ErrNoCredential", err)
+			}
+			for _, want := range []string{"testSecret", v, "can never pass", "AWSPENDING was removed"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("took %v: a value with no credential was retried within the grace", took)
+			}
+			if _, v := svc.counts(); v != 1 {
+				t.Errorf("verifies = %d, want 1", v)
+			}
+			want := map[string]int{"DescribeSecret": 1, "GetSecretValue": tt.gets, "UpdateSecretVersionStage": 1}
+			if !maps.Equal(testCalls, want) {
+				t.Errorf("testSecret calls = %v, want %v", testCalls, want)
+			}
+			if id, _ := w.current(); id != firstID || len(w.sm.Stages(w.arn)[v]) != 0 {
+				t.Errorf("stages: %v", w.sm.Stages(w.arn))
+			}
+		})
+	}
+}
+
+// laggingReads stands for Secrets Manager's eventual consistency: after each
+// successful PutSecretValue, the next lagAfterPut GetSecretValue calls naming
+// that version answer ResourceNotFoundException, as a replica that has not
+// seen the write does. staleNext arms more such answers by hand.
+type laggingReads struct {
+	rotation.SecretsManager
+	mu          sync.Mutex
+	lagAfterPut int
+	version     string
+	left        int
+	stale       int // stale answers given
+}
+
+func (l *laggingReads) staleNext(version string, n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.version, l.left = version, n
+}
+
+func (l *laggingReads) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
+	out, err := l.SecretsManager.PutSecretValue(ctx, in, opts...)
+	if err == nil {
+		l.staleNext(aws.ToString(in.ClientRequestToken), l.lagAfterPut)
+	}
+	return out, err
+}
+
+func (l *laggingReads) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	l.mu.Lock()
+	if l.left > 0 && aws.ToString(in.VersionId) == l.version {
+		l.left--
+		l.stale++
+		l.mu.Unlock()
+		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret value for VersionId: " + l.version)}
+	}
+	l.mu.Unlock()
+	return l.SecretsManager.GetSecretValue(ctx, in, opts...)
+}
+
+// TestReadAfterWriteLag: PutSecretValue succeeded in this container, and a
+// later read of the pending version is stale. The container never mints for
+// that version again: one mint in all, one PutSecretValue.
+func TestReadAfterWriteLag(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		lagAfterPut int
+		fail503     bool // Clickwrap answers 503 to the first testSecret
+		staleRetry  int  // stale reads armed by hand before the retry
+		firstErr    string
+		retries     int // the service's retries until the rotation succeeds
+	}{
+		{"stale read in testSecret", 1, false, 0, "stored (or read) its value moments ago", 1},
+		{"stale reads into the retry's createSecret", 2, false, 0, "stored (or read) its value moments ago", 1},
+		{"503 in testSecret, then a stale read in the retry", 0, true, 1, "503", 1},
+		{"stale reads through the retry's testSecret", 3, false, 0, "stored (or read) its value moments ago", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			lag := &laggingReads{SecretsManager: w.sm.Client(), lagAfterPut: tt.lagAfterPut}
+			svc := newService(w)
+			w.useRotator(lag, matching{svc})
+			if tt.fail503 {
+				w.cw.FailNext(clickwraptest.EndpointAPI, 100, 503)
+			}
+			v, err := w.rotate()
+			if err == nil || !strings.Contains(err.Error(), "testSecret") || !strings.Contains(err.Error(), tt.firstErr) {
+				t.Fatalf("first run: %v, want a testSecret error mentioning %q", err, tt.firstErr)
+			}
+			w.cw.FailNext(clickwraptest.EndpointAPI, 0, 503)
+			if tt.staleRetry > 0 {
+				lag.staleNext(v, tt.staleRetry)
+			}
+			for i := range tt.retries {
+				err = w.sm.RetryRotation(context.Background(), w.arn)
+				if i < tt.retries-1 && err == nil {
+					t.Fatalf("retry %d succeeded, want a failure", i+1)
+				}
+			}
+			if err != nil {
+				t.Fatalf("last retry: %v", err)
+			}
+			if id, _ := w.current(); id != v {
+				t.Error("the pending version was not promoted")
+			}
+			if mints, _ := svc.counts(); mints != 1 || w.cw.Stats().Minted != 1 {
+				t.Errorf("minted %d (sandbox %d), want 1", mints, w.cw.Stats().Minted)
+			}
+			if n := w.sm.Calls()["PutSecretValue"]; n != 1 {
+				t.Errorf("PutSecretValue called %d times, want 1", n)
+			}
+			if lag.stale == 0 {
+				t.Error("no stale read was served")
+			}
+			if strings.Contains(w.logs.String(), "discarded") {
+				t.Error("a second credential was minted and discarded")
+			}
+			w.assertNoLeak()
+		})
+	}
+}
+
+// agedVersions rewrites the CreatedDate GetSecretValue returns: shifted by
+// age, or removed when drop is set.
+type agedVersions struct {
+	rotation.SecretsManager
+	age  time.Duration
+	drop bool
+}
+
+func (a agedVersions) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	out, err := a.SecretsManager.GetSecretValue(ctx, in, opts...)
+	if err == nil && out.CreatedDate != nil {
+		if a.drop {
+			out.CreatedDate = nil
+		} else {
+			out.CreatedDate = aws.Time(out.CreatedDate.Add(-a.age))
+		}
+	}
+	return out, err
+}
+
+// TestPropagationGrace: a new credential that the service refuses at first
+// (not live yet) is tried again within PropagationGrace; an old version's
+// refusal stands at once.
+func TestPropagationGrace(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name            string
+		refuse          int                                                   // Verify refuses the first refuse calls
+		sm              func(rotation.SecretsManager) rotation.SecretsManager // nil: the emulator as is
+		grace           time.Duration                                         // 0: New's default
+		timeout         time.Duration                                         // the invocation's time; 0: the emulator's
+		finishElsewhere bool                                                  // testSecret runs nowhere; another container finishes
+		wantErr         []string                                              // nil: the rotation succeeds
+		verifies        int
+		abandoned       bool
+	}{
+		{name: "young version, refused twice, then live", refuse: 2, verifies: 3},
+		{name: "young version, finishSecret in another container verifies with the grace", refuse: 1, finishElsewhere: true, verifies: 2},
+		{
+			name: "old version: refused at once", refuse: 1,
+			sm: func(sm rotation.SecretsManager) rotation.SecretsManager {
+				return agedVersions{SecretsManager: sm, age: time.Hour}
+			},
+			wantErr: []string{"can never pass", "AWSPENDING was removed"}, verifies: 1, abandoned: true,
+		},
+		{
+			name: "no CreatedDate: counts as old", refuse: 1,
+			sm: func(sm rotation.SecretsManager) rotation.SecretsManager {
+				return agedVersions{SecretsManager: sm, drop: true}
+			},
+			wantErr: []string{"can never pass", "AWSPENDING was removed"}, verifies: 1, abandoned: true,
+		},
+		{
+			name: "PropagationGrace small", refuse: 1, grace: time.Nanosecond,
+			wantErr: []string{"can never pass", "AWSPENDING was removed"}, verifies: 1, abandoned: true,
+		},
+		{
+			name: "still refused at the end of the grace", refuse: 1000, grace: 600 * time.Millisecond,
+			wantErr: []string{"can never pass", "AWSPENDING was removed", "PropagationGrace"}, verifies: -1, abandoned: true,
+		},
+		{
+			name: "no time left within the grace", refuse: 1000, timeout: 2500 * time.Millisecond,
+			wantErr: []string{"may not be live yet", "Nothing was abandoned", "let Secrets Manager retry"}, verifies: -1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			var sm rotation.SecretsManager = w.sm.Client()
+			if tt.sm != nil {
+				sm = tt.sm(sm)
+			}
+			svc := newService(w)
+			svc.refuseFirst = tt.refuse
+			rot := w.useRotator(sm, matching{svc})
+			if tt.grace != 0 {
+				rot.PropagationGrace = tt.grace
+			}
+			firstID, _ := w.current()
+			var took time.Duration
+			w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+				if tt.timeout > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+					defer cancel()
+				}
+				if tt.finishElsewhere {
+					switch ev.Step {
+					case string(rotation.TestSecret):
+						return nil
+					case string(rotation.FinishSecret):
+						other := rotation.New(sm, matching{svc}, slog.New(slog.NewJSONHandler(w.logs, nil)))
+						return other.Handle(ctx, ev)
+					}
+				}
+				start := time.Now()
+				defer func() { took = time.Since(start) }()
+				return w.handle(ctx, ev)
+			})
+			v, err := w.rotate()
+			mints, verifies := svc.counts()
+			if mints != 1 {
+				t.Errorf("mints = %d, want 1", mints)
+			}
+			if tt.verifies >= 0 && verifies != tt.verifies {
+				t.Errorf("verifies = %d, want %d", verifies, tt.verifies)
+			}
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("rotation: %v", err)
+				}
+				if id, _ := w.current(); id != v {
+					t.Error("the pending version was not promoted")
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("rotation succeeded")
+			}
+			for _, want := range append([]string{"testSecret", v}, tt.wantErr...) {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+			if id, _ := w.current(); id != firstID {
+				t.Error("AWSCURRENT moved")
+			}
+			pending := len(w.sm.Stages(w.arn)[v]) != 0
+			if pending == tt.abandoned {
+				t.Errorf("AWSPENDING kept: %v, want %v (stages %v)", pending, !tt.abandoned, w.sm.Stages(w.arn))
+			}
+			if tt.timeout > 0 && took > tt.timeout {
+				t.Errorf("testSecret returned after %v, past the invocation's %v", took, tt.timeout)
+			}
+			w.assertNoLeak()
+		})
+	}
+}
+
+// TestFinishSecretInAnotherContainerCalls: a finishSecret that reaches a
+// container which did not verify the version reads the pending value once,
+// reuses it for the source check, and verifies once.
+func TestFinishSecretInAnotherContainerCalls(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	svc := newService(w)
+	w.useRotator(nil, matching{svc})
+	other := rotation.New(w.sm.Client(), matching{svc}, slog.New(slog.NewJSONHandler(w.logs, nil)))
+	var finishCalls map[string]int
+	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+		if ev.Step != string(rotation.FinishSecret) {
+			return w.handle(ctx, ev)
+		}
+		before := w.sm.Calls()
+		err := other.Handle(ctx, ev)
+		finishCalls = callsDelta(before, w.sm.Calls())
+		return err
+	})
+	v, err := w.rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := w.current(); id != v {
+		t.Fatal("not promoted")
+	}
+	if want := map[string]int{"DescribeSecret": 1, "GetSecretValue": 2, "UpdateSecretVersionStage": 1}; !maps.Equal(finishCalls, want) {
+		t.Errorf("finishSecret calls = %v, want %v", finishCalls, want)
+	}
+	if mints, verifies := svc.counts(); mints != 1 || verifies != 2 {
+		t.Errorf("mints, verifies = %d, %d; want 1, 2", mints, verifies)
+	}
+}
