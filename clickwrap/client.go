@@ -29,9 +29,9 @@ type Client struct {
 	// UserAgent is sent with every request.
 	UserAgent string
 
-	// authStyles remembers, per token URL, the client authentication the
-	// endpoint accepted (oauth2.AuthStyle).
-	authStyles sync.Map
+	// authHints remembers, per authKey, the clientAuth the token endpoint
+	// last accepted.
+	authHints sync.Map
 }
 
 // NewClient returns a Client over hc, or over [NewHTTPClient] when hc is nil,
@@ -99,13 +99,24 @@ func (t Token) redacted() string {
 // Mint obtains a new access token for the secret's API application with the
 // OAuth 2.0 client-credentials grant, through golang.org/x/oauth2.
 //
-// Client authentication is detected here rather than by oauth2's
+// Client authentication is found here rather than by oauth2's
 // AuthStyleAutoDetect, which re-sends every failed request with the other
 // style at once: on a 429 or a 5xx that doubles the load on an endpoint
-// limited to 60 requests a minute per IP, and ignores Retry-After. Here HTTP
-// Basic is tried first; only a 400 or 401 answer (the client not accepted)
-// moves to body parameters; the style that worked is remembered per token
-// URL for the life of the Client.
+// limited to 60 requests a minute per IP, and ignores Retry-After. Here the
+// styles are tried in order, HTTP Basic, then body parameters, then a JSON
+// body (what Ironclad's CLM API documents), and only a refusal of the
+// request (HTTP 400, 401 or 415, or an RFC 6749 error answered with 2xx)
+// moves on to the next: none of those issued a token. The style that
+// worked is remembered per (token URL, client_id) for the life of the
+// Client, as a hint that is tried first next time, never as a verdict: if
+// it is refused, the others are tried once more each.
+//
+// The answer is read as real endpoints send it (see normalizeTokenAnswer):
+// JSON whatever its Content-Type, or form-encoded; expires_in as any
+// number; the token trimmed of surrounding whitespace. A token with any
+// other character outside the RFC 6750 token68 set cannot be sent as a
+// Bearer credential, so Mint refuses it (a [*TokenAnswerError], permanent)
+// and returns nothing to store.
 //
 // Whether a new token invalidates earlier ones is not documented by
 // Clickwrap; see the README.
@@ -115,30 +126,45 @@ func (c *Client) Mint(ctx context.Context, s *Secret) (Token, error) {
 		return Token{}, err
 	}
 	shown := RedactURL(tokenURL)
-	styles := []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams}
-	if known, ok := c.authStyles.Load(tokenURL); ok {
-		styles = []oauth2.AuthStyle{known.(oauth2.AuthStyle)}
+	key := authKey{tokenURL: tokenURL, clientID: s.ClientID}
+	order := clientAuths
+	if hint, ok := c.authHints.Load(key); ok {
+		order = hintFirst(hint.(clientAuth))
 	}
 	var tok *oauth2.Token
-	var err error
-	for i, style := range styles {
+	var err, report error
+	var refused []string
+	for _, style := range order {
 		tok, err = c.mintWith(ctx, s, tokenURL, style)
 		if err == nil {
-			c.authStyles.Store(tokenURL, style)
+			c.authHints.Store(key, style)
 			break
 		}
-		var se *StatusError
-		rejected := errors.As(err, &se) && (se.StatusCode == http.StatusBadRequest || se.StatusCode == http.StatusUnauthorized)
-		if !rejected || i == len(styles)-1 {
+		if !refusedRequest(err) {
 			return Token{}, err
 		}
+		refused = append(refused, style.String())
+		if report == nil || (!rejectedCredentials(report) && rejectedCredentials(err)) {
+			report = err
+		}
+	}
+	if err != nil {
+		// Report the refusal that says the most: one of the credentials
+		// themselves, else the first (an endpoint that takes no JSON body
+		// answers the last try with a 400 about the body).
+		return Token{}, fmt.Errorf("%w (refused with %s)", report, strings.Join(refused, ", then "))
 	}
 	t := Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType}
+	if !IsToken68(t.AccessToken) {
+		return Token{}, &TokenAnswerError{URL: shown, Field: FieldAccessToken,
+			Problem: "has characters outside the RFC 6750 token68 set (letters, digits, - . _ ~ + / and trailing =), so it cannot be sent as a Bearer token; it was not stored"}
+	}
 	switch {
 	case t.TokenType == "":
 		t.TokenType = "Bearer"
 	case !strings.EqualFold(t.TokenType, "bearer"):
-		return Token{}, fmt.Errorf("token endpoint %s issued a token of type %q, not Bearer: the Clickwrap API only takes Bearer tokens", shown, t.TokenType)
+		return Token{}, &TokenAnswerError{URL: shown, Field: FieldTokenType,
+			Problem: fmt.Sprintf("is %.20q, not Bearer: the Clickwrap API only takes Bearer tokens; the token was not stored", t.TokenType)}
 	default:
 		t.TokenType = "Bearer"
 	}
@@ -148,19 +174,99 @@ func (c *Client) Mint(ctx context.Context, s *Secret) (Token, error) {
 	return t, nil
 }
 
+// clientAuth is a way to authenticate the client at the token endpoint
+// (RFC 6749 section 2.3.1, and the JSON variant).
+type clientAuth int
+
+const (
+	// authBasic sends client_id and client_secret, form-url-encoded, as
+	// HTTP Basic credentials (RFC 6749 section 2.3.1).
+	authBasic clientAuth = iota
+	// authForm sends them as form body parameters.
+	authForm
+	// authJSON sends grant_type, client_id and client_secret as a JSON
+	// object body.
+	authJSON
+)
+
+// clientAuths is the order Mint tries the styles in when it has no hint.
+var clientAuths = []clientAuth{authBasic, authForm, authJSON}
+
+func (a clientAuth) String() string {
+	switch a {
+	case authBasic:
+		return "HTTP Basic"
+	case authForm:
+		return "body parameters"
+	default:
+		return "a JSON body"
+	}
+}
+
+// hintFirst is clientAuths with hint moved to the front.
+func hintFirst(hint clientAuth) []clientAuth {
+	order := []clientAuth{hint}
+	for _, a := range clientAuths {
+		if a != hint {
+			order = append(order, a)
+		}
+	}
+	return order
+}
+
+// authKey is what a client-authentication hint is remembered by: two API
+// applications on one token endpoint may need different styles (a secret
+// with "+" or "/" fails HTTP Basic at an endpoint that does not URL-decode
+// it).
+type authKey struct{ tokenURL, clientID string }
+
+// refusedRequest reports whether a mint error is the token endpoint
+// refusing the request as made (HTTP 400, 401 or 415, or an RFC 6749 error
+// code answered with a 2xx), so that no token was issued and another
+// client authentication may be tried.
+func refusedRequest(err error) bool {
+	var se *StatusError
+	if !errors.As(err, &se) || se.Op != "mint" || se.NotAPI != "" {
+		return false
+	}
+	switch {
+	case se.StatusCode == http.StatusBadRequest, se.StatusCode == http.StatusUnauthorized, se.StatusCode == http.StatusUnsupportedMediaType:
+		return true
+	default:
+		return se.StatusCode >= 200 && se.StatusCode <= 299 && se.Code != ""
+	}
+}
+
+// rejectedCredentials reports whether a mint error says the client
+// credentials themselves were rejected (RFC 6749 invalid_client or
+// unauthorized_client, or HTTP 401).
+func rejectedCredentials(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && (se.Code == "invalid_client" || se.Code == "unauthorized_client" || se.StatusCode == http.StatusUnauthorized)
+}
+
 // mintWith makes the token request with one client authentication style,
 // retried under the RetryPolicy.
-func (c *Client) mintWith(ctx context.Context, s *Secret, tokenURL string, style oauth2.AuthStyle) (*oauth2.Token, error) {
+func (c *Client) mintWith(ctx context.Context, s *Secret, tokenURL string, style clientAuth) (*oauth2.Token, error) {
 	cfg := clientcredentials.Config{
 		ClientID:     s.ClientID,
 		ClientSecret: s.ClientSecret,
 		TokenURL:     tokenURL,
-		AuthStyle:    style,
+		AuthStyle:    oauth2.AuthStyleInParams,
 	}
+	if style == authBasic {
+		cfg.AuthStyle = oauth2.AuthStyleInHeader
+	}
+	hc := *c.withUserAgent()
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc.Transport = &tokenTransport{base: base, jsonBody: style == authJSON}
 	var tok *oauth2.Token
 	err := c.Retry.do(ctx, func(ctx context.Context) attemptResult {
 		var err error
-		tok, err = cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, c.withUserAgent()))
+		tok, err = cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, &hc))
 		if err == nil {
 			return attemptResult{}
 		}
@@ -175,51 +281,24 @@ func classifyMintError(tokenURL string, err error) attemptResult {
 		se := &StatusError{Op: "mint", URL: tokenURL, Code: re.ErrorCode}
 		if re.Response != nil {
 			se.StatusCode = re.Response.StatusCode
+			if isHTML(re.Body, re.Response.Header) {
+				se.NotAPI = describeBody(re.Body, re.Response.Header)
+				se.Code = ""
+			}
 			return classifyStatus(se, re.Response.Header)
 		}
 		return attemptResult{err: se}
 	}
+	var na *notTokenAnswerError
+	if errors.As(err, &na) {
+		// A 2xx that holds no token: asking again could mint tokens that
+		// are then lost, so it is final.
+		return attemptResult{err: &TokenAnswerError{URL: tokenURL, Status: na.status, Problem: na.what}}
+	}
 	return classifyTransportError("mint", tokenURL, err)
 }
 
-// sitesQuery is the cheapest authenticated read the API documents.
-const sitesQuery = "/sites?per_page=1&no_count=true&lean=true"
-
-// maxBody bounds how much of a response body is read.
-const maxBody = 64 << 10
-
-// Check proves that accessToken works: GET {apiURL}/sites?per_page=1&
-// no_count=true&lean=true with Authorization: Bearer. It returns nil on any
-// 2xx answer and a [*StatusError] otherwise; 401 and 403 are permanent (see
-// [StatusError.Permanent]).
-func (c *Client) Check(ctx context.Context, apiURL, accessToken string) error {
-	if err := checkHTTPS(FieldAPIURL, apiURL); err != nil {
-		return err
-	}
-	if accessToken == "" {
-		return &FieldError{Field: FieldAccessToken, Problem: "is missing or empty"}
-	}
-	endpoint := RedactURL(strings.TrimRight(apiURL, "/") + "/sites")
-	return c.Retry.do(ctx, func(ctx context.Context) attemptResult {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(apiURL, "/")+sitesQuery, nil)
-		if err != nil {
-			return attemptResult{err: fmt.Errorf("verify: building the request for %s: %w", endpoint, err)}
-		}
-		req.Header.Set("Authorization", "Bearer "+accessToken)
-		req.Header.Set("Accept", "application/json")
-		resp, err := c.withUserAgent().Do(req)
-		if err != nil {
-			return classifyTransportError("verify", endpoint, err)
-		}
-		// Drain a bounded amount so the connection can be reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-		resp.Body.Close()
-		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-			return attemptResult{}
-		}
-		return classifyStatus(&StatusError{Op: "verify", URL: endpoint, StatusCode: resp.StatusCode}, resp.Header)
-	})
-}
+// Check and its helpers are in check.go.
 
 // withUserAgent returns c.HTTP with a transport that sets the User-Agent.
 func (c *Client) withUserAgent() *http.Client {
@@ -266,16 +345,15 @@ func (c *Client) NewPending(ctx context.Context, current string) (string, error)
 	return string(b), nil
 }
 
-// Verify is the testSecret half of rotation: it parses a SecretString,
-// requires an access_token, and checks it with [Client.Check] against the
-// secret's API URL.
+// Verify is the testSecret half of rotation: it parses a SecretString and
+// proves its access_token with [Client.Check] against the secret's API URL.
+// A well-formed secret that holds no access_token yet (a first secret,
+// before its first rotation) gives [ErrNoAccessToken], which wraps
+// rotation.ErrNoCredential.
 func (c *Client) Verify(ctx context.Context, secretString string) error {
 	s, err := ParseSecret(secretString)
 	if err != nil {
 		return err
-	}
-	if s.AccessToken == "" {
-		return &FieldError{Field: FieldAccessToken, Problem: "is missing or empty"}
 	}
 	return c.Check(ctx, s.APIEndpoint(), s.AccessToken)
 }

@@ -98,8 +98,8 @@ func TestMintErrors(t *testing.T) {
 			name:  "wrong client secret",
 			setup: func(_ *clickwraptest.Server, s *clickwrap.Secret) { s.ClientSecret = "wrong-secret-123" },
 			want:  []string{"invalid_client", "check client_id and client_secret"},
-			// Basic, then body parameters.
-			requests: 2,
+			// Basic, then body parameters, then a JSON body.
+			requests: 3,
 		},
 		{
 			// The token may have been issued before the 502: not retried.
@@ -294,8 +294,9 @@ func TestRedirectToHTTPRefused(t *testing.T) {
 	hc.Transport.(*http.Transport).TLSClientConfig.RootCAs = ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 	c := clickwrap.NewClient(hc)
 	err := c.Check(context.Background(), ts.URL+"/v1.1", "tok")
-	if err == nil || !strings.Contains(err.Error(), "non-https") {
-		t.Fatalf("redirect to http: %v", err)
+	var se *clickwrap.StatusError
+	if !errors.As(err, &se) || se.NotAPI == "" || se.Permanent() || !strings.Contains(err.Error(), "a redirect to http://127.0.0.1:1/sites") {
+		t.Fatalf("redirect to http: %v, want the redirect reported and not followed", err)
 	}
 }
 
@@ -318,10 +319,10 @@ func TestNewPendingAndVerify(t *testing.T) {
 		t.Errorf("Verify: %v", err)
 	}
 	err = c.Verify(context.Background(), string(current))
-	var fe *clickwrap.FieldError
-	if !errors.As(err, &fe) || fe.Field != clickwrap.FieldAccessToken {
+	if !errors.Is(err, clickwrap.ErrNoAccessToken) {
 		t.Errorf("Verify without a token: %v", err)
 	}
+	var fe *clickwrap.FieldError
 	if _, err := c.NewPending(context.Background(), `{"client_id":"x"}`); !errors.As(err, &fe) || fe.Field != clickwrap.FieldClientSecret {
 		t.Errorf("NewPending of a malformed secret: %v", err)
 	}

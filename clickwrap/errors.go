@@ -13,9 +13,10 @@ import (
 	"time"
 )
 
-// StatusError is an HTTP answer from Clickwrap that was not a success. It
-// names the operation, the endpoint (never a query string with a credential:
-// none is ever put there) and the status, and never carries a response body.
+// StatusError is an HTTP answer from Clickwrap, or from something in front
+// of it, that was not a success. It names the operation, the endpoint
+// (never a query string: see [RedactURL]) and the status, and never carries
+// a response body.
 type StatusError struct {
 	// Op is "mint" (the token endpoint) or "verify" (the Bearer check).
 	Op         string
@@ -26,6 +27,11 @@ type StatusError struct {
 	Code string
 	// RetryAfter is the server's Retry-After on a 429 or 503, zero otherwise.
 	RetryAfter time.Duration
+	// NotAPI is set when the answer is plainly not the endpoint's own: it
+	// says what it was instead ("an HTML page (...)", "a redirect to
+	// https://sso.example.com/login", "a JSON error object"). Such an
+	// answer neither proves nor condemns a token.
+	NotAPI string
 }
 
 func (e *StatusError) Error() string {
@@ -34,12 +40,24 @@ func (e *StatusError) Error() string {
 		code = ", " + e.Code
 	}
 	switch {
+	case e.NotAPI != "" && e.Op == "verify":
+		return fmt.Sprintf("the check at %s got HTTP %d with %s, not the Clickwrap API's own answer: the token was neither proven nor refused, "+
+			"so the pending version stays for Secrets Manager's retry. If this persists, look at what sits between the function and the API "+
+			"(a proxy, firewall, CDN or sign-in gateway) and at api_url", e.URL, e.StatusCode, e.NotAPI)
+	case e.NotAPI != "":
+		return fmt.Sprintf("token endpoint %s answered HTTP %d with %s, not a token endpoint's own answer: "+
+			"look at what sits in front of it (a proxy, firewall or CDN) and at token_url", e.URL, e.StatusCode, e.NotAPI)
 	case e.Op == "mint" && (e.Code == "invalid_client" || e.Code == "unauthorized_client" || e.StatusCode == http.StatusUnauthorized):
 		return fmt.Sprintf("token endpoint %s rejected the client credentials (HTTP %d%s): check client_id and client_secret in the secret", e.URL, e.StatusCode, code)
 	case e.Op == "verify" && e.Permanent():
 		return fmt.Sprintf("Clickwrap rejected the token at %s (HTTP %d)", e.URL, e.StatusCode)
 	case e.StatusCode == http.StatusTooManyRequests:
 		return fmt.Sprintf("Clickwrap rate limit reached at %s (HTTP 429, Retry-After %s)", e.URL, e.RetryAfter)
+	case e.Op == "verify" && e.StatusCode == http.StatusNotFound:
+		return fmt.Sprintf("Clickwrap answered HTTP 404 at %s: the API has no such endpoint, so api_url in the secret is wrong: "+
+			"it must be the REST API base, %s by default; fix it with put-secret-value", e.URL, DefaultAPIURL)
+	case e.Op == "mint" && e.StatusCode == http.StatusNotFound:
+		return fmt.Sprintf("token endpoint %s answered HTTP 404: token_url in the secret is wrong: it must be the OAuth token endpoint, %s by default", e.URL, DefaultTokenURL)
 	case e.Op == "mint":
 		return fmt.Sprintf("token endpoint %s answered HTTP %d%s", e.URL, e.StatusCode, code)
 	default:
@@ -48,11 +66,40 @@ func (e *StatusError) Error() string {
 }
 
 // Permanent reports whether asking again with the same token can never
-// succeed: a 401 or 403 from the Bearer check. A rotation uses this to say
-// that the pending version must be abandoned rather than retried.
+// succeed: a 401 or 403 from the Bearer check that is the API's own answer
+// (NotAPI empty). A rotation uses this to abandon the pending version rather
+// than retry it.
 func (e *StatusError) Permanent() bool {
-	return e.Op == "verify" && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden)
+	return e.Op == "verify" && e.NotAPI == "" && (e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden)
 }
+
+// TokenAnswerError is a token endpoint's 2xx answer that yields no token
+// to store: a body that is not a token answer (an HTML page, a JSON object
+// without access_token), or a token that cannot be used (not a token68, or
+// not a Bearer token). It names the field at fault, never its value. It is
+// permanent: asking again is a new mint, not a retry, so it is left to
+// Secrets Manager's next attempt at the rotation.
+type TokenAnswerError struct {
+	// URL is the token endpoint, redacted.
+	URL string
+	// Status is the HTTP status, when the body was the problem.
+	Status int
+	// Field is the member at fault (access_token, token_type), or empty.
+	Field string
+	// Problem says what is wrong.
+	Problem string
+}
+
+func (e *TokenAnswerError) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("token endpoint %s issued a token whose %s %s", e.URL, e.Field, e.Problem)
+	}
+	return fmt.Sprintf("token endpoint %s answered HTTP %d with %s, not a token answer: nothing was stored; "+
+		"if this persists, check token_url and what sits in front of it (a proxy, firewall or sign-in gateway)", e.URL, e.Status, e.Problem)
+}
+
+// Permanent reports true: see [TokenAnswerError].
+func (e *TokenAnswerError) Permanent() bool { return true }
 
 // attemptResult is what one try of a call reports to RetryPolicy.do.
 type attemptResult struct {

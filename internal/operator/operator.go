@@ -169,7 +169,10 @@ func (o *Operator) readToken(ctx context.Context, arn, version, stage string, ve
 
 // check makes the Bearer check with the secret's token at its api_url.
 func (o *Operator) check(ctx context.Context, s *clickwrap.Secret) *CheckInfo {
-	c := &CheckInfo{Endpoint: clickwrap.RedactURL(strings.TrimRight(s.APIEndpoint(), "/") + "/sites")}
+	c := &CheckInfo{Endpoint: clickwrap.RedactURL(s.APIEndpoint())}
+	if u, err := clickwrap.CheckURL(s.APIEndpoint()); err == nil {
+		c.Endpoint = clickwrap.RedactURL(u)
+	}
 	c.err = o.Clickwrap.Check(ctx, s.APIEndpoint(), s.AccessToken)
 	var p interface{ Permanent() bool }
 	switch {

@@ -1,0 +1,194 @@
+package clickwrap
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
+)
+
+// The Bearer check is the cheapest authenticated read the API documents:
+// GET {api_url}/sites with one lean, uncounted row.
+const (
+	checkPath = "sites"
+	// maxProofBody bounds how much of the check's answer is read; a
+	// one-row lean page is far smaller, and a body cut short is not JSON,
+	// so it proves nothing.
+	maxProofBody = 1 << 20
+)
+
+// checkQuery is the query of the Bearer check.
+var checkQuery = url.Values{"per_page": {"1"}, "no_count": {"true"}, "lean": {"true"}}
+
+// ErrNoAccessToken is what [Client.Check] and [Client.Verify] return for a
+// secret that holds no access_token yet: a first secret, before its first
+// rotation mints one. It wraps rotation.ErrNoCredential (so the rotation's
+// configuration test of such a secret is not reported as a broken rotation)
+// and is permanent for the value that holds it.
+var ErrNoAccessToken error = noAccessTokenError{}
+
+type noAccessTokenError struct{}
+
+func (noAccessTokenError) Error() string {
+	return `secret field "access_token" is absent or empty: the secret holds no token yet; the first rotation mints one`
+}
+
+func (noAccessTokenError) Unwrap() error   { return rotation.ErrNoCredential }
+func (noAccessTokenError) Permanent() bool { return true }
+
+// CheckURL returns the URL of the Bearer check for the REST API base
+// apiURL: the path "sites" joined to apiURL's path as a URL path
+// (url.JoinPath), apiURL's own query kept and the check's parameters
+// (per_page=1, no_count=true, lean=true) merged into it, the fragment
+// dropped. https://host/v1.1?tenant=1 gives
+// https://host/v1.1/sites?lean=true&no_count=true&per_page=1&tenant=1.
+// It returns a [*FieldError] naming api_url for a URL that is not https://.
+func CheckURL(apiURL string) (string, error) {
+	if err := checkHTTPS(FieldAPIURL, apiURL); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return "", &FieldError{Field: FieldAPIURL, Problem: "is not a URL"}
+	}
+	u = u.JoinPath(checkPath)
+	q := u.Query()
+	for k, v := range checkQuery {
+		q[k] = v
+	}
+	u.RawQuery = q.Encode()
+	u.Fragment, u.RawFragment = "", ""
+	return u.String(), nil
+}
+
+// IsToken68 reports whether s is a non-empty RFC 7235 token68, the only
+// form RFC 6750 allows for a Bearer credential: letters, digits and
+// - . _ ~ + /, then any number of "=".
+func IsToken68(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// Check proves that accessToken works: GET [CheckURL](apiURL) with
+// Authorization: Bearer, over HTTPS, with no redirect followed.
+//
+// Only the API's own success answer proves a token: a 2xx from the
+// api_url host, not redirected, whose body is a JSON object that is not an
+// error object. Only the API's own refusal condemns one: a 401 or 403 that
+// is not plainly someone else's. The answers, and what they return:
+//
+//   - 2xx with a JSON object: nil.
+//   - 401 or 403 from the API: a [*StatusError] that is Permanent.
+//   - an answer that is not the API's (a redirect, such as a sign-in
+//     gateway's 302; an HTML page with any status, such as a CDN challenge
+//     or a firewall's block page; a 2xx whose body is not a JSON object):
+//     a [*StatusError] with NotAPI set, neither retried here nor permanent:
+//     the token is neither proven nor refused.
+//   - 404: a [*StatusError] that names api_url (the base is wrong).
+//   - 429 and 5xx: retried under the RetryPolicy, then a [*StatusError].
+//
+// A token that is empty gives [ErrNoAccessToken]; one that is not a
+// token68 (see [IsToken68]) gives a permanent [*FieldError] naming
+// access_token without sending anything, since no Bearer header can carry
+// it.
+func (c *Client) Check(ctx context.Context, apiURL, accessToken string) error {
+	target, err := CheckURL(apiURL)
+	if err != nil {
+		return err
+	}
+	if accessToken == "" {
+		return ErrNoAccessToken
+	}
+	if !IsToken68(accessToken) {
+		return &FieldError{Field: FieldAccessToken, Problem: "has characters outside the RFC 6750 token68 set (letters, digits, - . _ ~ + / and trailing =), so it cannot be sent as a Bearer token: this value can never pass"}
+	}
+	endpoint := RedactURL(target)
+	hc := *c.withUserAgent()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c.Retry.do(ctx, func(ctx context.Context) attemptResult {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		if err != nil {
+			return attemptResult{err: fmt.Errorf("verify: building the request for %s: %w", endpoint, err)}
+		}
+		req.Header.Set("Authorization", "Bearer "+accessToken)
+		req.Header.Set("Accept", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return classifyTransportError("verify", endpoint, err)
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxProofBody))
+		resp.Body.Close()
+		if err != nil {
+			return classifyTransportError("verify", endpoint, &url.Error{Op: "Get", URL: endpoint, Err: err})
+		}
+		return classifyCheckAnswer(endpoint, resp, body)
+	})
+}
+
+// classifyCheckAnswer sorts the check's answer; see [Client.Check].
+func classifyCheckAnswer(endpoint string, resp *http.Response, body []byte) attemptResult {
+	se := &StatusError{Op: "verify", URL: endpoint, StatusCode: resp.StatusCode}
+	code := resp.StatusCode
+	switch {
+	case code >= 200 && code <= 299:
+		if what, ok := isAPIObject(body, resp.Header); !ok {
+			se.NotAPI = what
+			return attemptResult{err: se}
+		}
+		return attemptResult{}
+	case code >= 300 && code <= 399:
+		se.NotAPI = "a redirect"
+		if loc, err := resp.Location(); err == nil {
+			se.NotAPI += " to " + RedactURL(loc.String())
+		}
+		return attemptResult{err: se}
+	case isHTML(body, resp.Header) || resp.Header.Get("Cf-Mitigated") != "":
+		// A page from something in front of the API: whatever its status,
+		// it says nothing about the token. A 5xx page is still worth the
+		// retries a 5xx gets.
+		se.NotAPI = describeBody(body, resp.Header)
+		if code >= 500 || code == http.StatusTooManyRequests {
+			return classifyStatus(se, resp.Header)
+		}
+		return attemptResult{err: se}
+	}
+	return classifyStatus(se, resp.Header)
+}
+
+// isAPIObject reports whether a 2xx body is the API's own success answer: a
+// JSON object (a UTF-8 byte-order mark and surrounding whitespace aside)
+// without a top-level "error" member. Otherwise it says what the body is.
+func isAPIObject(body []byte, h http.Header) (string, bool) {
+	b := trimBody(body)
+	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
+		return describeBody(body, h), false
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return "a body that is not a JSON object", false
+	}
+	if v, ok := m["error"]; ok && !bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+		return "a JSON error object", false
+	}
+	return "", true
+}
