@@ -3,6 +3,7 @@ package clickwrap
 import (
 	"net/http"
 	"testing"
+	"time"
 )
 
 func TestAllowed(t *testing.T) {
@@ -30,4 +31,12 @@ func TestAllowed(t *testing.T) {
 			t.Errorf("allowed(%s, %s) = %v, want ok=%v", tt.url, tt.apiHost, err, tt.ok)
 		}
 	}
+}
+
+// SetTokenSourceClock replaces the clock of s, for the tests of package
+// clickwrap_test (this file is compiled only into the package's tests).
+func SetTokenSourceClock(s *TokenSource, now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
 }
