@@ -121,7 +121,10 @@ type WaitOptions struct {
 	Timeout time.Duration
 	// CheckEvery: once the pending value has been stored this long without
 	// being promoted, its token is checked with Clickwrap, and again at this
-	// interval. Default five intervals (10 s with the default interval).
+	// interval. Default five intervals (10 s with the default interval),
+	// and never less than rotation.DefaultPropagationGrace: within it the
+	// function itself still retries a rejected new token, which may not be
+	// live yet, so a 401 then is no verdict.
 	CheckEvery time.Duration
 }
 
@@ -157,7 +160,7 @@ func (o *Operator) Wait(ctx context.Context, arn, version string, opts WaitOptio
 		opts.Timeout = DefaultTimeout
 	}
 	if opts.CheckEvery <= 0 {
-		opts.CheckEvery = 5 * opts.Interval
+		opts.CheckEvery = max(5*opts.Interval, rotation.DefaultPropagationGrace)
 	}
 	start := time.Now()
 	deadline := start.Add(opts.Timeout)
