@@ -123,8 +123,9 @@ func TestFunction(t *testing.T) {
 // stepBudget is the longest one rotation step may need: the Clickwrap
 // call with every retry of clickwrap.DefaultRetryPolicy (each try at its
 // AttemptTimeout, each backoff at its cap) plus one server-requested
-// Retry-After wait, the rotator's deadline margin, and an allowance for the
-// Secrets Manager calls of the step.
+// Retry-After wait, the rotator's deadline margin, the propagation grace
+// within which a fresh credential's rejection is retried, and an allowance
+// for the Secrets Manager calls of the step.
 func stepBudget() time.Duration {
 	p := clickwrap.DefaultRetryPolicy
 	const secretsManagerCalls = 10 * time.Second
@@ -133,7 +134,8 @@ func stepBudget() time.Duration {
 		d += min(p.BaseDelay<<(retry-1), p.MaxDelay)
 	}
 	d += p.MaxRetryAfter
-	d += rotation.New(nil, nil, nil).DeadlineMargin
+	r := rotation.New(nil, nil, nil)
+	d += r.DeadlineMargin + r.PropagationGrace
 	return d + secretsManagerCalls
 }
 
