@@ -35,6 +35,14 @@ func main() {
 	lambda.Start(rotator.Handle)
 }
 
+// The Clickwrap client is the rotation's CredentialService, and a
+// SourceMatcher, so that a stale pending version is told apart in any
+// container.
+var (
+	_ rotation.CredentialService = (*clickwrap.Client)(nil)
+	_ rotation.SourceMatcher     = (*clickwrap.Client)(nil)
+)
+
 // newLogger logs JSON lines on stdout, the format Lambda's JSON log setting
 // expects, at the level of AWS_LAMBDA_LOG_LEVEL (set by the function's
 // LoggingConfig) or LOG_LEVEL, default INFO.
