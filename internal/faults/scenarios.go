@@ -44,11 +44,12 @@ func Scenarios() []Scenario {
 			Fault:   "token_url and api_url name a closed loopback port; fixed by listening there again (a relay to the sandbox)",
 			Verdict: "ok",
 			urls: func(e *env) (string, string, error) {
-				addr, err := closedPort()
-				e.closedAddr = addr
+				addr, release, err := closedPort()
+				e.closedAddr, e.releaseClosed = addr, release
 				return "https://" + addr + "/oauth/token", "https://" + addr + "/v1.1", err
 			},
 			heal: func(_ context.Context, e *env) error {
+				e.releaseClosed()
 				stop, err := forward(e.closedAddr, strings.TrimPrefix(e.st.Sandbox.URL, "https://"))
 				if err == nil {
 					e.cleanup(stop)
@@ -125,8 +126,10 @@ func Scenarios() []Scenario {
 				e.st.Sandbox.AddClient(clientID, clientSecret)
 				return nil
 			},
+			// 3 runs x 3 token requests: HTTP Basic, body parameters and a
+			// JSON body are each refused once.
 			Want: Expect{ErrContains: "invalid_client", CurrentValid: true, FieldsKept: true, Stuck: StuckEmpty, Heal: HealClears,
-				Calls: calls(3, 6, 0, 0), Mints: 6, Verifies: 0},
+				Calls: calls(3, 6, 0, 0), Mints: 9, Verifies: 0},
 		},
 		{
 			ID: "6", Name: "verify answers 401",
@@ -147,10 +150,12 @@ func Scenarios() []Scenario {
 				return nil
 			},
 			// One run: 4+1+2 calls and the UpdateSecretVersionStage that
-			// removes AWSPENDING. 401 is not retried, and with nothing
-			// pending the service has nothing to retry.
+			// removes AWSPENDING. The 401 is retried with jittered backoff
+			// for the 5 s propagation grace (a new token may not be live
+			// yet), so the number of checks varies (about 6); then, with
+			// nothing pending, the service has nothing to retry.
 			Want: Expect{ErrContains: "AWSPENDING was removed from it", CurrentValid: true, FieldsKept: true, Stuck: NotStuck,
-				Calls: calls(3, 3, 1, 1), Mints: 1, Verifies: 1},
+				Calls: calls(3, 3, 1, 1), Mints: 1, Verifies: -1},
 		},
 		{
 			ID: "7a", Name: "Secrets Manager throttles once per operation",
@@ -227,9 +232,11 @@ func Scenarios() []Scenario {
 			// the pending value, so its finishSecret reads AWSCURRENT and
 			// AWSPENDING to check the value was made from AWSCURRENT (2
 			// more); the finishSecret whose move was refused (AWSCURRENT had
-			// moved) describes once more and succeeds.
+			// moved) describes once more and succeeds. The loser's re-read
+			// after ResourceExistsException also tells its later steps where
+			// the stored value came from, so they read nothing more.
 			Want: Expect{Succeeded: true, CurrentValid: true, FieldsKept: true, Orphans: 1,
-				Calls: calls(9, 9, 2, 2), Mints: 2, Verifies: 2},
+				Calls: calls(9, 7, 2, 2), Mints: 2, Verifies: 2},
 		},
 		{
 			ID: "9c", Name: "revoke-on-mint + two containers race createSecret",
@@ -301,7 +308,94 @@ func Scenarios() []Scenario {
 			Want: Expect{Succeeded: true, ErrContains: "Runtime exited", CurrentValid: true, CurrentRejected: true, NoneAccepted: true,
 				FieldsKept: true, Orphans: 1, Died: 1, Calls: calls(5, 5, 2, 1), Mints: 2, Verifies: 1},
 		},
+		{
+			ID: "11a", Name: "sign-in redirect on the check",
+			Fault:   "the first check is answered 302 to /login (a sign-in gateway), whose page is 200 text/html",
+			Verdict: "ok: a redirect proves nothing and condemns nothing; the retry promotes the same token",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.InterceptNext(clickwraptest.EndpointAPI, 1, clickwraptest.InterceptLoginRedirect)
+				return nil
+			},
+			// Run 1: 4+1+2 calls; the retry: 3+1+2+2, no second mint.
+			Want: Expect{Succeeded: true, ErrContains: "with a redirect to", CurrentValid: true, FieldsKept: true,
+				Calls: calls(7, 6, 1, 1), Mints: 1, Verifies: 2},
+		},
+		{
+			ID: "11b", Name: "HTML page with 200 on the check",
+			Fault:   "the first check is answered 200 with a text/html sign-in page",
+			Verdict: "ok: only a JSON object from the API proves a token; the retry promotes the same token",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.InterceptNext(clickwraptest.EndpointAPI, 1, clickwraptest.InterceptSignInPage)
+				return nil
+			},
+			Want: Expect{Succeeded: true, ErrContains: "with an HTML page", CurrentValid: true, FieldsKept: true,
+				Calls: calls(7, 6, 1, 1), Mints: 1, Verifies: 2},
+		},
+		{
+			ID: "11c", Name: "CDN challenge 403 once",
+			Fault:   "the first check is answered 403 text/html with cf-mitigated: challenge, then normally",
+			Verdict: "ok: not the API's refusal, so the token is kept; the retry promotes it with no second mint",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.InterceptNext(clickwraptest.EndpointAPI, 1, clickwraptest.InterceptChallenge)
+				return nil
+			},
+			Want: Expect{Succeeded: true, ErrContains: "HTTP 403 with an HTML page", CurrentValid: true, FieldsKept: true,
+				Calls: calls(7, 6, 1, 1), Mints: 1, Verifies: 2},
+		},
+		{
+			ID: "11d", Name: "token answer with whitespace",
+			Fault:   "the token endpoint answers form-encoded, token_type=bearer, with the token followed by %0A",
+			Verdict: "ok: the newline is trimmed; the stored token is the one Clickwrap accepts",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.SetTokenAnswer(clickwraptest.TokenAnswer{Form: true, TokenType: "bearer", ExpiresIn: "3600",
+					AccessToken: func(t string) string { return t + "\n" }})
+				return nil
+			},
+			Want: Expect{Succeeded: true, CurrentValid: true, FieldsKept: true, Calls: calls(4, 3, 1, 1), Mints: 1, Verifies: 1},
+		},
+		{
+			ID: "11e", Name: "float expires_in",
+			Fault:   `the token answer's expires_in is 3600.0`,
+			Verdict: "ok: read as 3600 seconds; expires_at written",
+			setup: func(_ context.Context, e *env) error {
+				e.st.Sandbox.SetTokenAnswer(clickwraptest.TokenAnswer{ExpiresIn: "3600.0"})
+				return nil
+			},
+			Want: Expect{Succeeded: true, CurrentValid: true, FieldsKept: true, Calls: calls(4, 3, 1, 1), Mints: 1, Verifies: 1},
+		},
+		{
+			ID: "11f", Name: "stale pending version after the owner's fix",
+			Fault: "api_url ends in /v1, so every check gets 404 and AWSPENDING stays; the owner then fixes api_url with " +
+				"put-secret-value; the service retries, then the next rotation runs",
+			Verdict: "ok: the retry abandons the copy made before the fix instead of testing it again; the next rotation uses the fix",
+			urls: func(e *env) (string, string, error) {
+				return e.st.Sandbox.TokenURL(), e.st.Sandbox.URL + "/v1", nil
+			},
+			drive: ownerFixesDuringRetries,
+			Want: Expect{Succeeded: true, ErrContains: "api_url in the secret is wrong", CurrentValid: true, FieldsKept: true,
+				Stuck: NotStuck, Calls: calls(16, 16, 3, 2), Mints: 2, Verifies: 1},
+		},
 	}
+}
+
+// ownerFixesDuringRetries is scenario 11f: the rotation fails as the service
+// runs and retries it; the owner puts a fixed api_url; the service retries
+// once more; then the next rotation (the schedule's, or "Rotate secret
+// immediately") runs.
+func ownerFixesDuringRetries(ctx context.Context, e *env) driven {
+	d := e.rotateAndRetry(ctx)
+	fixed := strings.Replace(e.original, quote(e.apiURL), quote(e.st.Sandbox.APIURL()), 1)
+	if _, err := e.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(e.arn), SecretString: aws.String(fixed)}); err != nil {
+		e.harnessErr(fmt.Errorf("the owner's put-secret-value: %w", err))
+		return d
+	}
+	e.mu.Lock()
+	e.edits = append(e.edits, fixed)
+	e.mu.Unlock()
+	d.attempts = append(d.attempts, e.st.Secrets.RetryRotation(ctx, e.arn))
+	d.attempts = append(d.attempts, e.rotateSecret(ctx))
+	d.note = "the owner fixed api_url after the service's retries; then one more retry and the next rotation"
+	return d
 }
 
 // secondContainer marks the context of the runs scenario 9b sends to the
