@@ -216,8 +216,12 @@ func TestMintClientAuthentication(t *testing.T) {
 			t.Parallel()
 			srv, c, s := newSandbox(t)
 			srv.SetAuthStyle(tt.style)
-			if _, err := c.Mint(context.Background(), s); err != nil {
+			tok, err := c.Mint(context.Background(), s)
+			if err != nil {
 				t.Fatalf("first Mint: %v", err)
+			}
+			if !srv.Valid(tok.AccessToken) || tok.TokenType != "Bearer" || !tok.ExpiresAt.IsZero() {
+				t.Errorf("minted token: %v", tok)
 			}
 			if n := srv.Stats().TokenRequests; n != tt.firstRequests {
 				t.Errorf("first mint: %d token requests, want %d", n, tt.firstRequests)
@@ -422,6 +426,7 @@ func TestCheckAnswers(t *testing.T) {
 		{"403 HTML labelled JSON", answer{403, "application/json; charset=utf-8", nil, "<html><body>Request blocked</body></html>"}, neither, "an HTML page"},
 		{"401 HTML from a proxy", answer{401, "text/html", map[string]string{"WWW-Authenticate": `Basic realm="corp"`}, "<html>Sign in</html>"}, neither, "an HTML page"},
 		{"403 CDN challenge, JSON body", answer{403, "application/json", map[string]string{"Cf-Mitigated": "challenge"}, `{}`}, neither, "HTTP 403"},
+		{"502 HTML page", answer{502, "text/html", nil, "<html><body>Bad gateway</body></html>"}, neither, "HTTP 502 with an HTML page"},
 		{"404 JSON", answer{404, "application/json", nil, `{"error":{"message":"Not found."}}`}, other, "api_url in the secret is wrong"},
 		{"400 JSON", answer{400, "application/json", nil, `{"error":{}}`}, other, "HTTP 400"},
 	}

@@ -33,46 +33,6 @@ func newSandbox(t *testing.T) (*clickwraptest.Server, *clickwrap.Client, *clickw
 	return srv, c, s
 }
 
-// TestMintAuthStyles: minting works whichever client authentication the
-// token endpoint accepts, and the style found is remembered.
-func TestMintAuthStyles(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		style         clickwraptest.AuthStyle
-		firstRequests int // Basic first; body parameters only after a 401
-	}{
-		{clickwraptest.AuthBoth, 1},
-		{clickwraptest.AuthBasicOnly, 1},
-		{clickwraptest.AuthBodyOnly, 2},
-	}
-	for _, tt := range tests {
-		t.Run("", func(t *testing.T) {
-			t.Parallel()
-			srv, c, s := newSandbox(t)
-			srv.SetAuthStyle(tt.style)
-			tok, err := c.Mint(context.Background(), s)
-			if err != nil {
-				t.Fatalf("Mint: %v", err)
-			}
-			if n := srv.Stats().TokenRequests; n != tt.firstRequests {
-				t.Errorf("first mint made %d token requests, want %d", n, tt.firstRequests)
-			}
-			if _, err := c.Mint(context.Background(), s); err != nil {
-				t.Fatalf("second Mint: %v", err)
-			}
-			if n := srv.Stats().TokenRequests; n != tt.firstRequests+1 {
-				t.Errorf("second mint made %d token requests, want 1: the style should be remembered", n-tt.firstRequests)
-			}
-			if !srv.Valid(tok.AccessToken) || tok.TokenType != "Bearer" || !tok.ExpiresAt.IsZero() {
-				t.Errorf("minted token: %v", tok)
-			}
-			if err := c.Check(context.Background(), s.APIEndpoint(), tok.AccessToken); err != nil {
-				t.Errorf("Check of a fresh token: %v", err)
-			}
-		})
-	}
-}
-
 func TestMintExpiry(t *testing.T) {
 	t.Parallel()
 	srv, c, s := newSandbox(t)
