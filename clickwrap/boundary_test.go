@@ -425,7 +425,7 @@ func TestCheckAnswers(t *testing.T) {
 		{"403 HTML without a label", answer{403, "", nil, "\n  <html><body>Blocked</body></html>"}, neither, "an HTML page"},
 		{"403 HTML labelled JSON", answer{403, "application/json; charset=utf-8", nil, "<html><body>Request blocked</body></html>"}, neither, "an HTML page"},
 		{"401 HTML from a proxy", answer{401, "text/html", map[string]string{"WWW-Authenticate": `Basic realm="corp"`}, "<html>Sign in</html>"}, neither, "an HTML page"},
-		{"403 CDN challenge, JSON body", answer{403, "application/json", map[string]string{"Cf-Mitigated": "challenge"}, `{}`}, neither, "HTTP 403"},
+		{"403 CDN challenge, JSON body", answer{403, "application/json", map[string]string{"Cf-Mitigated": "challenge"}, `{}`}, neither, `HTTP 403 with a JSON object, marked by a CDN (cf-mitigated: "challenge")`},
 		{"502 HTML page", answer{502, "text/html", nil, "<html><body>Bad gateway</body></html>"}, neither, "HTTP 502 with an HTML page"},
 		{"404 JSON", answer{404, "application/json", nil, `{"error":{"message":"Not found."}}`}, other, "api_url in the secret is wrong"},
 		{"400 JSON", answer{400, "application/json", nil, `{"error":{}}`}, other, "HTTP 400"},

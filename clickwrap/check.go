@@ -167,6 +167,9 @@ func classifyCheckAnswer(endpoint string, resp *http.Response, body []byte) atte
 		// it says nothing about the token. A 5xx page is still worth the
 		// retries a 5xx gets.
 		se.NotAPI = describeBody(body, resp.Header)
+		if m := resp.Header.Get("Cf-Mitigated"); m != "" {
+			se.NotAPI += fmt.Sprintf(", marked by a CDN (cf-mitigated: %.20q)", m)
+		}
 		if code >= 500 || code == http.StatusTooManyRequests {
 			return classifyStatus(se, resp.Header)
 		}
