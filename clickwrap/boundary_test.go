@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,20 +168,23 @@ func assertNoSecret(t *testing.T, text string, tokens ...string) {
 	}
 }
 
+// pagesInFront are the pages something in front of an endpoint answers
+// with, and what the error must say of each.
+var pagesInFront = []struct {
+	kind clickwraptest.Intercept
+	want string
+}{
+	{clickwraptest.InterceptSignInPage, "HTTP 200 with an HTML page"},
+	{clickwraptest.InterceptChallenge, "HTTP 403 with an HTML page"},
+	{clickwraptest.InterceptBlockPage, "HTTP 403 with an HTML page"},
+	{clickwraptest.InterceptProxyAuth, "HTTP 401 with an HTML page"},
+}
+
 // TestMintPageInsteadOfATokenAnswer: a proxy's page at the token endpoint is
 // reported as such, whatever its status, and never as rejected credentials.
 func TestMintPageInsteadOfATokenAnswer(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		kind clickwraptest.Intercept
-		want string
-	}{
-		{clickwraptest.InterceptSignInPage, "HTTP 200 with an HTML page"},
-		{clickwraptest.InterceptChallenge, "HTTP 403 with an HTML page"},
-		{clickwraptest.InterceptBlockPage, "HTTP 403 with an HTML page"},
-		{clickwraptest.InterceptProxyAuth, "HTTP 401 with an HTML page"},
-	}
-	for _, tt := range tests {
+	for _, tt := range pagesInFront {
 		t.Run(tt.kind.String(), func(t *testing.T) {
 			t.Parallel()
 			srv, c, s := newSandbox(t)
@@ -336,16 +340,8 @@ func TestMintWrongSecretTriesEachStyleOnce(t *testing.T) {
 // anything in front of it does neither.
 func TestCheckOnlyTheAPIsAnswerCounts(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		kind clickwraptest.Intercept
-		want string
-	}{
-		{clickwraptest.InterceptLoginRedirect, "HTTP 302 with a redirect to https://"},
-		{clickwraptest.InterceptSignInPage, "HTTP 200 with an HTML page"},
-		{clickwraptest.InterceptChallenge, "HTTP 403 with an HTML page"},
-		{clickwraptest.InterceptBlockPage, "HTTP 403 with an HTML page"},
-		{clickwraptest.InterceptProxyAuth, "HTTP 401 with an HTML page"},
-	}
+	tests := append(slices.Clone(pagesInFront), pagesInFront[0])
+	tests[len(tests)-1].kind, tests[len(tests)-1].want = clickwraptest.InterceptLoginRedirect, "HTTP 302 with a redirect to https://"
 	for _, tt := range tests {
 		t.Run(tt.kind.String(), func(t *testing.T) {
 			t.Parallel()

@@ -308,40 +308,18 @@ func Scenarios() []Scenario {
 			Want: Expect{Succeeded: true, ErrContains: "Runtime exited", CurrentValid: true, CurrentRejected: true, NoneAccepted: true,
 				FieldsKept: true, Orphans: 1, Died: 1, Calls: calls(5, 5, 2, 1), Mints: 2, Verifies: 1},
 		},
-		{
-			ID: "11a", Name: "sign-in redirect on the check",
-			Fault:   "the first check is answered 302 to /login (a sign-in gateway), whose page is 200 text/html",
-			Verdict: "ok: a redirect proves nothing and condemns nothing; the retry promotes the same token",
-			setup: func(_ context.Context, e *env) error {
-				e.st.Sandbox.InterceptNext(clickwraptest.EndpointAPI, 1, clickwraptest.InterceptLoginRedirect)
-				return nil
-			},
-			// Run 1: 4+1+2 calls; the retry: 3+1+2+2, no second mint.
-			Want: Expect{Succeeded: true, ErrContains: "with a redirect to", CurrentValid: true, FieldsKept: true,
-				Calls: calls(7, 6, 1, 1), Mints: 1, Verifies: 2},
-		},
-		{
-			ID: "11b", Name: "HTML page with 200 on the check",
-			Fault:   "the first check is answered 200 with a text/html sign-in page",
-			Verdict: "ok: only a JSON object from the API proves a token; the retry promotes the same token",
-			setup: func(_ context.Context, e *env) error {
-				e.st.Sandbox.InterceptNext(clickwraptest.EndpointAPI, 1, clickwraptest.InterceptSignInPage)
-				return nil
-			},
-			Want: Expect{Succeeded: true, ErrContains: "with an HTML page", CurrentValid: true, FieldsKept: true,
-				Calls: calls(7, 6, 1, 1), Mints: 1, Verifies: 2},
-		},
-		{
-			ID: "11c", Name: "CDN challenge 403 once",
-			Fault:   "the first check is answered 403 text/html with cf-mitigated: challenge, then normally",
-			Verdict: "ok: not the API's refusal, so the token is kept; the retry promotes it with no second mint",
-			setup: func(_ context.Context, e *env) error {
-				e.st.Sandbox.InterceptNext(clickwraptest.EndpointAPI, 1, clickwraptest.InterceptChallenge)
-				return nil
-			},
-			Want: Expect{Succeeded: true, ErrContains: "HTTP 403 with an HTML page", CurrentValid: true, FieldsKept: true,
-				Calls: calls(7, 6, 1, 1), Mints: 1, Verifies: 2},
-		},
+		pageOnTheCheck("11a", "sign-in redirect on the check",
+			"the first check is answered 302 to /login (a sign-in gateway), whose page is 200 text/html",
+			"ok: a redirect proves nothing and condemns nothing; the retry promotes the same token",
+			clickwraptest.InterceptLoginRedirect, "with a redirect to"),
+		pageOnTheCheck("11b", "HTML page with 200 on the check",
+			"the first check is answered 200 with a text/html sign-in page",
+			"ok: only a JSON object from the API proves a token; the retry promotes the same token",
+			clickwraptest.InterceptSignInPage, "with an HTML page"),
+		pageOnTheCheck("11c", "CDN challenge 403 once",
+			"the first check is answered 403 text/html with cf-mitigated: challenge, then normally",
+			"ok: not the API's refusal, so the token is kept; the retry promotes it with no second mint",
+			clickwraptest.InterceptChallenge, "HTTP 403 with an HTML page"),
 		{
 			ID: "11d", Name: "token answer with whitespace",
 			Fault:   "the token endpoint answers form-encoded, token_type=bearer, with the token followed by %0A",
@@ -375,6 +353,22 @@ func Scenarios() []Scenario {
 			Want: Expect{Succeeded: true, ErrContains: "api_url in the secret is wrong", CurrentValid: true, FieldsKept: true,
 				Stuck: NotStuck, Calls: calls(16, 16, 3, 2), Mints: 2, Verifies: 1},
 		},
+	}
+}
+
+// pageOnTheCheck is a scenario in which something in front of the API
+// answers the first check with kind. The rotation must fail with AWSPENDING
+// kept, and the service's retry promote the same token: run 1 makes 4+1+2
+// calls, the retry 3+1+2+2, and there is no second mint.
+func pageOnTheCheck(id, name, fault, verdict string, kind clickwraptest.Intercept, errContains string) Scenario {
+	return Scenario{
+		ID: id, Name: name, Fault: fault, Verdict: verdict,
+		setup: func(_ context.Context, e *env) error {
+			e.st.Sandbox.InterceptNext(clickwraptest.EndpointAPI, 1, kind)
+			return nil
+		},
+		Want: Expect{Succeeded: true, ErrContains: errContains, CurrentValid: true, FieldsKept: true,
+			Calls: calls(7, 6, 1, 1), Mints: 1, Verifies: 2},
 	}
 }
 
