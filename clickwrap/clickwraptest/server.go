@@ -2,8 +2,9 @@
 // (PactSafe) REST API for tests, benchmarks and demos, in the style of
 // net/http/httptest.
 //
-// NewServer starts a real HTTPS server on a loopback address with its own,
-// freshly generated certificate authority. The sandbox implements:
+// NewServer starts a real HTTPS server (a net/http/httptest.Server) on a
+// loopback address with its own, freshly generated certificate authority.
+// The sandbox implements:
 //
 //   - POST /oauth/token: an OAuth 2.0 client-credentials token endpoint
 //     (RFC 6749 sections 4.4 and 2.3.1) that mints random bearer tokens for the
@@ -66,6 +67,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -179,18 +181,21 @@ type Server struct {
 	// trailing slash.
 	URL string
 
-	pki      *sandboxPKI
-	listener net.Listener
-	srv      *http.Server
-	client   *http.Client
-	served   chan struct{} // closed when srv.Serve has returned
-	closing  chan struct{} // closed when Close starts; aborts delays
-	close    sync.Once
+	pki     *sandboxPKI
+	ts      *httptest.Server
+	client  *http.Client
+	closing chan struct{} // closed when Close starts; aborts delays
+	close   sync.Once
 
-	mu        sync.Mutex
-	cond      *sync.Cond // signalled when active drops to zero; uses mu
-	closed    bool       // no new handler may start
-	active    int        // handlers running
+	mu   sync.Mutex
+	cond *sync.Cond // signalled when active drops to zero; uses mu
+	// closed and active let Close wait for handlers. httptest's Close waits
+	// for connections, not handlers, and an HTTP/2 handler runs on its own
+	// goroutine, which can outlive its connection: the HTTP/2 serve loop
+	// (net/http/h2_bundle.go, http2serverConn.serve) returns when the
+	// connection closes without waiting for its runHandler goroutines.
+	closed    bool // no new handler may start
+	active    int  // handlers running
 	clients   map[string]string
 	tokens    map[string]tokenInfo
 	byClient  map[string][]string // live tokens per client ID
@@ -255,18 +260,8 @@ func NewServer() *Server {
 	if err != nil {
 		panic("clickwraptest: " + err.Error())
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		if ln, err = net.Listen("tcp6", "[::1]:0"); err != nil {
-			panic("clickwraptest: failed to listen on a loopback port: " + err.Error())
-		}
-	}
-
 	s := &Server{
-		URL:      "https://" + ln.Addr().String(),
 		pki:      pki,
-		listener: ln,
-		served:   make(chan struct{}),
 		closing:  make(chan struct{}),
 		clients:  make(map[string]string),
 		tokens:   make(map[string]tokenInfo),
@@ -275,27 +270,33 @@ func NewServer() *Server {
 	}
 	s.cond = sync.NewCond(&s.mu)
 
-	s.srv = &http.Server{
-		Handler: http.HandlerFunc(s.serveHTTP),
-		TLSConfig: &tls.Config{
-			Certificates: []tls.Certificate{pki.leaf},
-			MinVersion:   tls.VersionTLS12,
-		},
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ConnState:         s.connState,
-		ErrorLog:          log.New(io.Discard, "", 0),
+	// NewUnstartedServer listens on 127.0.0.1:0 and falls back to [::1]:0
+	// when IPv4 loopback is unavailable (newLocalListener in
+	// net/http/httptest/server.go), as the sandbox always has.
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	s.ts.Config.ReadHeaderTimeout = 30 * time.Second
+	s.ts.Config.IdleTimeout = 2 * time.Minute
+	s.ts.Config.MaxHeaderBytes = 64 << 10
+	// httptest wraps this hook with its own connection tracking and calls it
+	// after its bookkeeping (wrap in net/http/httptest/server.go).
+	s.ts.Config.ConnState = s.connState
+	s.ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	// StartTLS clones this config and keeps its certificates (it adds
+	// httptest's own only when Certificates is empty) and its NextProtos (it
+	// sets "http/1.1" alone only when NextProtos is nil). The list is the one
+	// http.Server.ServeTLS advertised: HTTP/2 first, then HTTP/1.1. Serve
+	// configures HTTP/2 itself because ts.Config.TLSConfig is nil.
+	s.ts.TLS = &tls.Config{
+		Certificates: []tls.Certificate{pki.leaf},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"h2", "http/1.1"},
 	}
+	s.ts.StartTLS()
+	s.URL = s.ts.URL // "https://" + the listener's address
 
+	// The sandbox's own client, not ts.Client(): that one trusts the leaf
+	// certificate rather than the CA, and does not attempt HTTP/2.
 	s.client = s.newClient()
-
-	go func() {
-		defer close(s.served)
-		// The certificate is already in TLSConfig, hence the empty file names.
-		// ServeTLS returns http.ErrServerClosed after Close.
-		_ = s.srv.ServeTLS(ln, "", "")
-	}()
 	return s
 }
 
@@ -310,14 +311,21 @@ func (s *Server) Close() {
 		s.closed = true
 		s.mu.Unlock()
 
-		_ = s.srv.Close()
+		// httptest's Close force-closes only idle and new connections and
+		// waits for the others, so a handler blocked on a client that stalls
+		// mid-body would hold it up (and after 5 seconds httptest reports
+		// that on the standard logger). Close every connection first,
+		// active ones included, as the sandbox always has.
+		_ = s.ts.Config.Close()
+		// Closes the listener and waits (wg.Wait) for Serve to return and
+		// for every connection to reach StateClosed, our hook included.
+		s.ts.Close()
 
 		s.mu.Lock()
 		for s.active > 0 {
 			s.cond.Wait()
 		}
 		s.mu.Unlock()
-		<-s.served
 
 		if t, ok := s.client.Transport.(*http.Transport); ok {
 			t.CloseIdleConnections()
