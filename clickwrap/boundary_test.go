@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,6 +113,9 @@ func TestMintRefusesUnusableAnswers(t *testing.T) {
 		{"control character", wrap(func(t string) string { return t[:4] + "\x01" + t[4:] }), `access_token has characters outside`},
 		{"inner newline", wrap(func(t string) string { return t[:4] + "\n" + t[4:] }), `access_token has characters outside`},
 		{"= inside", wrap(func(t string) string { return t[:4] + "=" + t[4:] }), `access_token has characters outside`},
+		{"no-break space around", wrap(func(t string) string { return "\u00a0" + t + "\u00a0" }), `access_token has characters outside`},
+		{"ideographic space after", wrap(func(t string) string { return t + "\u3000" }), `access_token has characters outside`},
+		{"vertical tab after", wrap(func(t string) string { return t + "\v" }), `access_token has characters outside`},
 		{"empty token", wrap(func(string) string { return "" }), `a JSON object without access_token`},
 		{"blank token", wrap(func(string) string { return " \n" }), `a JSON object without access_token`},
 		{"MAC token type", clickwraptest.TokenAnswer{TokenType: "mac"}, `token_type is "mac", not Bearer`},
@@ -593,6 +597,129 @@ func TestIsToken68(t *testing.T) {
 	for _, tt := range tests {
 		if got := clickwrap.IsToken68(tt.in); got != tt.want {
 			t.Errorf("IsToken68(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// tokenEndpoint starts a TLS token endpoint that answers with handle, and a
+// client for it (one try per request) and a secret naming it, with a query
+// in token_url that must never reach an error.
+func tokenEndpoint(t *testing.T, handle http.HandlerFunc) (*clickwrap.Client, *clickwrap.Secret, *atomic.Int32) {
+	t.Helper()
+	hits := new(atomic.Int32)
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		handle(w, r)
+	}))
+	t.Cleanup(ts.Close)
+	hc := clickwrap.NewHTTPClient()
+	hc.Transport.(*http.Transport).TLSClientConfig.RootCAs = ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	c := clickwrap.NewClient(hc)
+	c.Retry.MaxAttempts = 4
+	s, err := clickwrap.ParseSecret(`{"client_id":"id","client_secret":"` + clientSecret + `","token_url":"` + ts.URL +
+		`/oauth/token?proxy_key=hidden-q-1","api_url":"` + ts.URL + `/v1.1?proxy_key=hidden-q-1"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s, hits
+}
+
+// TestMintAmbiguousAnswers: a 2xx that holds a token but also says more
+// than one thing is refused, final: the token may have been issued, so no
+// other client authentication is tried.
+func TestMintAmbiguousAnswers(t *testing.T) {
+	t.Parallel()
+	const tok = "tok-ambiguous-4f1e"
+	tests := []struct {
+		name, body, want string
+	}{
+		{"token and error", `{"access_token":"` + tok + `","token_type":"Bearer","error":"invalid_client"}`, "both access_token and error"},
+		{"token and Error", `{"access_token":"` + tok + `","Error":"invalid_client"}`, "both access_token and error"},
+		{"token given twice", `{"access_token":"` + tok + `","access_token":"other-token"}`, "gives access_token more than once"},
+		{"expires_in given twice", `{"access_token":"` + tok + `","expires_in":60,"Expires_In":3600}`, "gives expires_in more than once"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, s, hits := tokenEndpoint(t, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(tt.body))
+			})
+			_, err := c.Mint(context.Background(), s)
+			var te *clickwrap.TokenAnswerError
+			if !errors.As(err, &te) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Mint: %v, want a TokenAnswerError saying %q", err, tt.want)
+			}
+			if n := hits.Load(); n != 1 {
+				t.Errorf("%d token requests, want 1", n)
+			}
+			assertNoSecret(t, err.Error(), tok, "hidden-q-1")
+		})
+	}
+}
+
+// TestMintOddMembersDoNotMatter: members the rotator does not use, of any
+// type, do not make a usable answer unusable.
+func TestMintOddMembersDoNotMatter(t *testing.T) {
+	t.Parallel()
+	const tok = "tok-odd-members-77"
+	for _, extra := range []string{`"error":false`, `"refresh_token":0`, `"error_description":{}`, `"Expires_In":3600.0`, `"scope":["a","b"]`} {
+		c, s, _ := tokenEndpoint(t, func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write([]byte(`{"access_token":"` + tok + `",` + extra + `}`))
+		})
+		got, err := c.Mint(context.Background(), s)
+		if err != nil || got.AccessToken != tok {
+			t.Errorf("with %s: Mint = %v (token right: %v)", extra, err, got.AccessToken == tok)
+		}
+	}
+}
+
+// TestMintFallsBackAfterAnHTMLRefusal: an endpoint that takes only a JSON
+// body and answers form bodies with a framework's HTML 415 or 400 page
+// still gets its JSON body: a 400 or 415, from whoever, issued no token.
+func TestMintFallsBackAfterAnHTMLRefusal(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusUnsupportedMediaType, http.StatusBadRequest} {
+		c, s, hits := tokenEndpoint(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Content-Type") != "application/json" {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(status)
+				_, _ = w.Write([]byte("<html><body><h1>Unsupported Media Type</h1></body></html>"))
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"json-body-token","token_type":"Bearer"}`))
+		})
+		tok, err := c.Mint(context.Background(), s)
+		if err != nil || tok.AccessToken != "json-body-token" {
+			t.Fatalf("HTML %d: Mint = %v", status, err)
+		}
+		if n := hits.Load(); n != 3 {
+			t.Errorf("HTML %d: %d token requests, want 3 (Basic, body parameters, JSON body)", status, n)
+		}
+	}
+}
+
+// TestMalformedLocation: a redirect whose Location is not a URL is neither
+// followed nor quoted: its query string could hold a session key.
+func TestMalformedLocation(t *testing.T) {
+	t.Parallel()
+	c, s, _ := tokenEndpoint(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Location", "/sso/%zz/login?session=hidden-q-1")
+		w.WriteHeader(http.StatusFound)
+	})
+	_, mintErr := c.Mint(context.Background(), s)
+	if mintErr == nil || !strings.Contains(mintErr.Error(), "Location header is not a URL") {
+		t.Errorf("Mint: %v, want the redirect reported", mintErr)
+	}
+	checkErr := c.Check(context.Background(), s.APIEndpoint(), "a-token")
+	var se *clickwrap.StatusError
+	if !errors.As(checkErr, &se) || se.Permanent() || !strings.Contains(checkErr.Error(), "a redirect whose Location is not a URL") {
+		t.Errorf("Check: %v, want a redirect that is not the API's answer", checkErr)
+	}
+	for _, err := range []error{mintErr, checkErr} {
+		if err != nil && strings.Contains(err.Error(), "hidden-q-1") {
+			t.Errorf("an error shows the query: %v", err)
 		}
 	}
 }

@@ -123,8 +123,12 @@ func (c *Client) Check(ctx context.Context, apiURL, accessToken string) error {
 		return &FieldError{Field: FieldAccessToken, Problem: "has characters outside the RFC 6750 token68 set (letters, digits, - . _ ~ + / and trailing =), so it cannot be sent as a Bearer token: this value can never pass"}
 	}
 	endpoint := RedactURL(target)
-	hc := *c.withUserAgent()
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	// The transport alone, not the http.Client: a client follows (or, told
+	// not to, still parses) redirects; the check takes any 3xx as it is.
+	rt := c.withUserAgent().Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
 	return c.Retry.do(ctx, func(ctx context.Context) attemptResult {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 		if err != nil {
@@ -132,9 +136,9 @@ func (c *Client) Check(ctx context.Context, apiURL, accessToken string) error {
 		}
 		req.Header.Set("Authorization", "Bearer "+accessToken)
 		req.Header.Set("Accept", "application/json")
-		resp, err := hc.Do(req)
+		resp, err := rt.RoundTrip(req)
 		if err != nil {
-			return classifyTransportError("verify", endpoint, err)
+			return classifyTransportError("verify", endpoint, &url.Error{Op: "Get", URL: endpoint, Err: err})
 		}
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxProofBody))
 		resp.Body.Close()
@@ -160,6 +164,8 @@ func classifyCheckAnswer(endpoint string, resp *http.Response, body []byte) atte
 		se.NotAPI = "a redirect"
 		if loc, err := resp.Location(); err == nil {
 			se.NotAPI += " to " + RedactURL(loc.String())
+		} else if resp.Header.Get("Location") != "" {
+			se.NotAPI += " whose Location is not a URL"
 		}
 		return attemptResult{err: se}
 	case isHTML(body, resp.Header) || resp.Header.Get("Cf-Mitigated") != "":

@@ -221,17 +221,22 @@ func hintFirst(hint clientAuth) []clientAuth {
 type authKey struct{ tokenURL, clientID string }
 
 // refusedRequest reports whether a mint error is the token endpoint
-// refusing the request as made (HTTP 400, 401 or 415, or an RFC 6749 error
-// code answered with a 2xx), so that no token was issued and another
-// client authentication may be tried.
+// refusing the request as made (HTTP 400 or 415 from anyone, the
+// endpoint's own 401, or an RFC 6749 error code answered with a 2xx), so
+// that no token was issued and another client authentication may be tried.
 func refusedRequest(err error) bool {
 	var se *StatusError
-	if !errors.As(err, &se) || se.Op != "mint" || se.NotAPI != "" {
+	if !errors.As(err, &se) || se.Op != "mint" {
 		return false
 	}
-	switch {
-	case se.StatusCode == http.StatusBadRequest, se.StatusCode == http.StatusUnauthorized, se.StatusCode == http.StatusUnsupportedMediaType:
+	switch se.StatusCode {
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType:
+		// Whoever answered (a framework's HTML error page for a body type
+		// it does not take, say), no token was issued.
 		return true
+	case http.StatusUnauthorized:
+		// A proxy's sign-in page is not the endpoint refusing this style.
+		return se.NotAPI == ""
 	default:
 		return se.StatusCode >= 200 && se.StatusCode <= 299 && se.Code != ""
 	}

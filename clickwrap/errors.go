@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -146,6 +147,8 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		// Cap before converting: a huge value would overflow into a
 		// negative Duration and mean "retry at once".
 		return time.Duration(min(secs, maxRetryAfterSecs)) * time.Second
+	} else if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		return maxRetryAfterSecs * time.Second // delay-seconds beyond int
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)
@@ -180,6 +183,10 @@ func classifyTransportError(op, endpoint string, err error) attemptResult {
 	}
 	if errors.Is(err, errRedirectRefused) {
 		return attemptResult{err: fmt.Errorf("%s: %s: %w", op, endpoint, cause)}
+	}
+	if isTransport && strings.HasPrefix(cause.Error(), "failed to parse Location header") {
+		// net/http's text quotes the header, query string and all.
+		return attemptResult{err: fmt.Errorf("%s: %s answered a redirect whose Location header is not a URL: not followed", op, endpoint)}
 	}
 	if !isTransport {
 		// Not a network failure but an answer that could not be used (a

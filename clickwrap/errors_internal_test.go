@@ -17,7 +17,9 @@ func TestParseRetryAfter(t *testing.T) {
 		{"7", 7 * time.Second},
 		{"-3", 0},
 		{"soon", 0},
-		{"9223372037", 24 * time.Hour}, // would overflow time.Duration: capped, never negative
+		{"9223372037", 24 * time.Hour},           // would overflow time.Duration: capped, never negative
+		{"99999999999999999999", 24 * time.Hour}, // beyond int: still delay-seconds (RFC 9110), capped
+		{"-99999999999999999999", 0},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
 	}

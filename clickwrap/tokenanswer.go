@@ -15,10 +15,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
+	"regexp"
 	"strings"
 )
 
@@ -95,18 +96,22 @@ func (e *notTokenAnswerError) Error() string {
 }
 
 // normalizeTokenAnswer rewrites a token endpoint's answer for oauth2's
-// parser, whatever its status (error answers carry the RFC 6749 "error"
-// member that oauth2 reads too):
+// parser, whatever its status (an error answer carries the RFC 6749 "error"
+// member that oauth2 reads too). A body that is a JSON object (a UTF-8
+// byte-order mark and surrounding whitespace aside) is read as JSON whatever
+// its Content-Type says; a body of form-encoded parameters with
+// access_token or error among them is read as the same members. What goes
+// on to oauth2 is a canonical application/json object holding only the
+// members it needs (see readTokenAnswer), so no other member, of whatever
+// type, can make it fail or reach an error message.
 //
-//   - a UTF-8 byte-order mark and surrounding whitespace are dropped;
-//   - a body that is a JSON object is parsed as JSON whatever its
-//     Content-Type says; a body of form-encoded parameters (with
-//     access_token or error among them) becomes the same JSON object;
-//   - see normalizeMembers for the members.
-//
-// The answer goes on as application/json. A 2xx body that is neither is
-// refused with a notTokenAnswerError; a non-2xx one is passed on untouched,
-// for oauth2 to report its status.
+// A 2xx answer that holds no token to store is refused with a
+// notTokenAnswerError, final: a body of another kind (an HTML page), an
+// object without access_token and without an RFC 6749 error code, an object
+// with both (RFC 6749 sections 5.1 and 5.2 exclude each other), or a member
+// given twice (section 3.1 forbids it; which one to believe is a guess). A
+// non-2xx body of another kind is passed on untouched, for oauth2 to
+// report its status.
 func normalizeTokenAnswer(resp *http.Response) (*http.Response, error) {
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenAnswer))
 	resp.Body.Close()
@@ -114,19 +119,25 @@ func normalizeTokenAnswer(resp *http.Response) (*http.Response, error) {
 		return nil, err
 	}
 	ok2xx := resp.StatusCode >= 200 && resp.StatusCode <= 299
-	members, isObject := tokenMembers(raw)
-	if !isObject {
-		if ok2xx {
-			return nil, &notTokenAnswerError{status: resp.StatusCode, what: describeBody(raw, resp.Header)}
-		}
+	a, isAnswer := readTokenAnswer(raw)
+	switch {
+	case !isAnswer && ok2xx:
+		return nil, &notTokenAnswerError{status: resp.StatusCode, what: describeBody(raw, resp.Header)}
+	case !isAnswer:
 		resp.Body = io.NopCloser(bytes.NewReader(raw))
 		return resp, nil
+	case ok2xx && a.repeated != "":
+		return nil, &notTokenAnswerError{status: resp.StatusCode, what: "a token answer that gives " + a.repeated + " more than once"}
+	case ok2xx && a.accessToken != "" && a.hasError:
+		return nil, &notTokenAnswerError{status: resp.StatusCode, what: "a token answer with both access_token and error"}
+	case ok2xx && a.accessToken == "" && a.errorCode == "":
+		what := "a JSON object without access_token"
+		if a.hasError {
+			what = "a JSON error object without an RFC 6749 error code"
+		}
+		return nil, &notTokenAnswerError{status: resp.StatusCode, what: what}
 	}
-	normalizeMembers(members)
-	if ok2xx && !hasToken(members) && !hasMember(members, "error") {
-		return nil, &notTokenAnswerError{status: resp.StatusCode, what: "a JSON object without access_token"}
-	}
-	body, err := json.Marshal(members)
+	body, err := json.Marshal(a.canonical())
 	if err != nil {
 		return nil, err
 	}
@@ -138,100 +149,186 @@ func normalizeTokenAnswer(resp *http.Response) (*http.Response, error) {
 	return resp, nil
 }
 
-// tokenMembers reads a token answer's body as a JSON object, or as
-// form-encoded parameters that include access_token or error. It reports
-// false for anything else.
-func tokenMembers(raw []byte) (map[string]json.RawMessage, bool) {
-	body := trimBody(raw)
-	if len(body) > 0 && body[0] == '{' {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(body, &m); err == nil && m != nil {
-			return m, true
-		}
-		return nil, false
-	}
-	vals, err := url.ParseQuery(string(body))
-	if err != nil || (!vals.Has("access_token") && !vals.Has("error")) {
-		return nil, false
-	}
-	m := make(map[string]json.RawMessage, len(vals))
-	for k := range vals {
-		b, err := json.Marshal(vals.Get(k))
-		if err != nil {
-			return nil, false
-		}
-		m[k] = b
-	}
-	return m, true
+// tokenAnswer holds the members of a token answer (RFC 6749 sections 5.1
+// and 5.2) that the rotator uses, read as real servers send them.
+type tokenAnswer struct {
+	// accessToken is trimmed of surrounding whitespace (an RFC 6750 token
+	// has none, so it can only be a server's stray newline); a JSON number
+	// becomes its digits; any other type counts as absent. Whether what
+	// remains is a token68 is Mint's to check.
+	accessToken string
+	// tokenType is trimmed; any case is kept (Mint compares without case);
+	// a value that is not a string counts as absent.
+	tokenType string
+	// expiresIn is in whole seconds; 0 means none (see expiresInSeconds).
+	expiresIn int64
+	// errorCode is the "error" member when it is a non-empty string.
+	// hasError is true for any "error" other than null, false or "".
+	errorCode string
+	hasError  bool
+	// repeated names a member that was given more than once.
+	repeated string
 }
+
+// canonical is the answer as the JSON object oauth2 parses.
+func (a tokenAnswer) canonical() map[string]any {
+	m := map[string]any{}
+	if a.accessToken != "" {
+		m["access_token"] = a.accessToken
+	}
+	if a.tokenType != "" {
+		m["token_type"] = a.tokenType
+	}
+	if a.expiresIn > 0 {
+		m["expires_in"] = a.expiresIn
+	}
+	if a.errorCode != "" {
+		m["error"] = a.errorCode
+	}
+	return m
+}
+
+// tokenMemberNames are the members readTokenAnswer reads. Names are matched
+// without case, as encoding/json (and so oauth2) matches them.
+var tokenMemberNames = []string{"access_token", "token_type", "expires_in", "error"}
+
+// readTokenAnswer reads a token answer's body as a JSON object, or as
+// form-encoded parameters that include access_token or error (the values
+// it can read, even if another parameter is badly escaped). It reports
+// false for anything else.
+func readTokenAnswer(raw []byte) (tokenAnswer, bool) {
+	body := trimBody(raw)
+	members := map[string][]json.RawMessage{}
+	if len(body) > 0 && body[0] == '{' {
+		if !jsonMembers(body, members) {
+			return tokenAnswer{}, false
+		}
+	} else {
+		vals, _ := url.ParseQuery(string(body)) // keeps what it could read
+		for k, vs := range vals {
+			for _, v := range vs {
+				members[k] = append(members[k], mustJSON(v))
+			}
+		}
+		if !hasAny(members, "access_token") && !hasAny(members, "error") {
+			return tokenAnswer{}, false
+		}
+	}
+	var a tokenAnswer
+	for _, name := range tokenMemberNames {
+		var vals []json.RawMessage
+		for k, vs := range members {
+			if strings.EqualFold(k, name) {
+				vals = append(vals, vs...)
+			}
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		if len(vals) > 1 && a.repeated == "" {
+			a.repeated = name
+		}
+		v := vals[len(vals)-1]
+		switch name {
+		case "access_token":
+			if s, ok := jsonString(v); ok {
+				a.accessToken = trimHTTPSpace(s)
+			} else if n, ok := jsonNumber(v); ok {
+				a.accessToken = n.String()
+			}
+		case "token_type":
+			if s, ok := jsonString(v); ok {
+				a.tokenType = trimHTTPSpace(s)
+			}
+		case "expires_in":
+			a.expiresIn, _ = expiresInSeconds(v)
+		case "error":
+			s, isString := jsonString(v)
+			trimmed := string(bytes.TrimSpace(v))
+			a.hasError = !(isString && s == "") && trimmed != "null" && trimmed != "false"
+			if isString {
+				a.errorCode = s
+			}
+		}
+	}
+	return a, true
+}
+
+// jsonMembers reads the members of the JSON object body into m, keeping
+// every value of a repeated name. It reports false if body is not exactly
+// one JSON object.
+func jsonMembers(body []byte, m map[string][]json.RawMessage) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		key, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return false
+		}
+		m[key] = append(m[key], v)
+	}
+	if _, err := dec.Token(); err != nil {
+		return false
+	}
+	_, err := dec.Token()
+	return err == io.EOF
+}
+
+func hasAny(m map[string][]json.RawMessage, name string) bool {
+	for k := range m {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// trimHTTPSpace trims the whitespace of RFC 8259 and RFC 9110 (space, tab,
+// CR, LF), and nothing else: any other character around a token, a
+// no-break space say, is left for the token68 check to refuse.
+func trimHTTPSpace(s string) string { return strings.Trim(s, " \t\r\n") }
 
 // trimBody drops a UTF-8 byte-order mark and surrounding whitespace.
 func trimBody(b []byte) []byte {
 	return bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(b), []byte("\xef\xbb\xbf")))
 }
 
-// normalizeMembers puts the members oauth2 reads in the shape it takes:
-//
-//   - access_token: surrounding whitespace trimmed (an RFC 6750 token has
-//     none, so it can only be a server's stray newline); a JSON number
-//     becomes its digits. What remains is checked against token68 by Mint.
-//   - token_type: surrounding whitespace trimmed; any case is kept (Mint
-//     compares without case).
-//   - expires_in: any JSON number (3600, 3600.0, 3.6e3) or a string
-//     holding one ("3600") is a number of seconds, rounded down to whole
-//     seconds (at least 1) and capped at 2^31-1 as oauth2 caps it. A value
-//     that is not a finite positive number (null, "", "never", 0, -1) is
-//     dropped: the token is then stored without expires_at, as when the
-//     endpoint sends none.
-func normalizeMembers(m map[string]json.RawMessage) {
-	if v, ok := m["access_token"]; ok {
-		if s, isString := jsonString(v); isString {
-			m["access_token"] = mustJSON(strings.TrimSpace(s))
-		} else if n, isNumber := jsonNumber(v); isNumber {
-			m["access_token"] = mustJSON(n.String())
-		}
-	}
-	if v, ok := m["token_type"]; ok {
-		if s, isString := jsonString(v); isString {
-			m["token_type"] = mustJSON(strings.TrimSpace(s))
-		} else {
-			delete(m, "token_type")
-		}
-	}
-	if v, ok := m["expires_in"]; ok {
-		if secs, ok := expiresInSeconds(v); ok {
-			m["expires_in"] = mustJSON(secs)
-		} else {
-			delete(m, "expires_in")
-		}
-	}
-}
+// decimal is the number syntax expires_in is read in: JSON's, with a
+// leading "+", a trailing or leading "." allowed; not Go's literals ("3_600",
+// "0x1p12").
+var decimal = regexp.MustCompile(`^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$`)
 
-// expiresInSeconds reads an expires_in member: a JSON number, or a JSON
-// string holding a decimal number.
+// expiresInSeconds reads an expires_in member: any JSON number (3600,
+// 3600.0, 3.6e3) or a string holding one ("3600", " 3600.0 ") is a number
+// of seconds, rounded down to whole seconds, at least 1 and at most
+// 2^31-1 (as oauth2 caps it), however many digits or how large an
+// exponent it has. A value that is not a positive number (null, "",
+// "never", 0, -1, true) gives false: the token is then stored without
+// expires_at, as when the endpoint sends none.
 func expiresInSeconds(v json.RawMessage) (int64, bool) {
 	text := string(bytes.TrimSpace(v))
 	if s, isString := jsonString(v); isString {
 		text = strings.TrimSpace(s)
 	}
-	f, err := strconv.ParseFloat(text, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
+	if !decimal.MatchString(text) {
 		return 0, false
 	}
-	return int64(min(max(math.Floor(f), 1), math.MaxInt32)), true
-}
-
-// hasToken reports whether m has a non-empty string access_token.
-func hasToken(m map[string]json.RawMessage) bool {
-	s, ok := jsonString(m["access_token"])
-	return ok && s != ""
-}
-
-// hasMember reports whether m has the member name with a value other than
-// null.
-func hasMember(m map[string]json.RawMessage, name string) bool {
-	v, ok := m[name]
-	return ok && string(bytes.TrimSpace(v)) != "null"
+	f, ok := new(big.Float).SetString(strings.TrimPrefix(text, "+"))
+	if !ok || f.Sign() <= 0 {
+		return 0, false
+	}
+	if f.Cmp(big.NewFloat(math.MaxInt32)) >= 0 {
+		return math.MaxInt32, true
+	}
+	secs, _ := f.Int64() // truncates toward zero: rounds down
+	return max(secs, 1), true
 }
 
 func jsonString(v json.RawMessage) (string, bool) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -28,6 +29,12 @@ func TestExpiresInSeconds(t *testing.T) {
 		{"float string", `"3600.0"`, 3600},
 		{"exponent string", `"3.6e3"`, 3600},
 		{"huge", `1e300`, math.MaxInt32},
+		{"beyond float64", `1e400`, math.MaxInt32},
+		{"beyond float64 in a string", `"1e400"`, math.MaxInt32},
+		{"400 nines", `"` + strings.Repeat("9", 400) + `"`, math.MaxInt32},
+		{"below float64", `1e-400`, 1},
+		{"plus sign in a string", `"+3600"`, 3600},
+		{"trailing point in a string", `"3600."`, 3600},
 		{"beyond int64", `99999999999999999999999`, math.MaxInt32},
 		{"zero", `0`, 0},
 		{"negative zero", `-0.0`, 0},
@@ -38,6 +45,9 @@ func TestExpiresInSeconds(t *testing.T) {
 		{"NaN string", `"NaN"`, 0},
 		{"Inf string", `"Inf"`, 0},
 		{"hex string", `"0x10"`, 0},
+		{"Go digit separators", `"3_600"`, 0},
+		{"Go hex float", `"0x1p12"`, 0},
+		{"Infinity string", `"Infinity"`, 0},
 		{"boolean", `true`, 0},
 		{"object", `{"seconds":3600}`, 0},
 		{"array", `[3600]`, 0},
@@ -86,6 +96,48 @@ func TestIsHTML(t *testing.T) {
 			}
 			if got := isHTML([]byte(tt.body), h); got != tt.want {
 				t.Errorf("isHTML = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestReadTokenAnswer: the members are read whatever else the answer holds,
+// and an answer that is ambiguous or contradictory is told apart.
+func TestReadTokenAnswer(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		body string
+		want tokenAnswer
+		ok   bool
+	}{
+		{"plain", `{"access_token":"t1","token_type":"Bearer","expires_in":60}`, tokenAnswer{accessToken: "t1", tokenType: "Bearer", expiresIn: 60}, true},
+		{"members in another case", `{"Access_Token":"t1","TOKEN_TYPE":"bearer","Expires_In":3600.0}`, tokenAnswer{accessToken: "t1", tokenType: "bearer", expiresIn: 3600}, true},
+		{"odd extra members", `{"access_token":"t1","refresh_token":0,"error_description":{},"scope":["a"],"id_token":null}`, tokenAnswer{accessToken: "t1"}, true},
+		{"error false", `{"access_token":"t1","error":false}`, tokenAnswer{accessToken: "t1"}, true},
+		{"error null", `{"access_token":"t1","error":null}`, tokenAnswer{accessToken: "t1"}, true},
+		{"error empty", `{"access_token":"t1","error":""}`, tokenAnswer{accessToken: "t1"}, true},
+		{"error in another case", `{"access_token":"t1","Error":"invalid_client"}`, tokenAnswer{accessToken: "t1", errorCode: "invalid_client", hasError: true}, true},
+		{"error object", `{"error":{"message":"no"}}`, tokenAnswer{hasError: true}, true},
+		{"repeated token", `{"access_token":"t1","access_token":"t2"}`, tokenAnswer{accessToken: "t2", repeated: "access_token"}, true},
+		{"repeated in two cases", `{"access_token":"t1","ACCESS_TOKEN":"t2"}`, tokenAnswer{accessToken: "t2", repeated: "access_token"}, true},
+		{"repeated form parameter", `access_token=t1&access_token=t2`, tokenAnswer{accessToken: "t2", repeated: "access_token"}, true},
+		{"form with a bad escape elsewhere", `access_token=t1&scope=a%zz`, tokenAnswer{accessToken: "t1"}, true},
+		{"token with CR LF", "{\"access_token\":\"t1\\r\\n\"}", tokenAnswer{accessToken: "t1"}, true},
+		{"no-break space kept for the token68 check", `{"access_token":"t1\u00a0"}`, tokenAnswer{accessToken: "t1\u00a0"}, true},
+		{"number token", `{"access_token":12345}`, tokenAnswer{accessToken: "12345"}, true},
+		{"boolean token", `{"access_token":true}`, tokenAnswer{}, true},
+		{"HTML", `<html></html>`, tokenAnswer{}, false},
+		{"JSON array", `[{"access_token":"t1"}]`, tokenAnswer{}, false},
+		{"two objects", `{"access_token":"t1"}{}`, tokenAnswer{}, false},
+		{"form without a token", `a=b`, tokenAnswer{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, ok := readTokenAnswer([]byte(tt.body))
+			if ok != tt.ok || (ok && got != tt.want) {
+				t.Errorf("readTokenAnswer = %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
 			}
 		})
 	}
