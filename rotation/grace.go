@@ -24,8 +24,9 @@ type verifyResult struct {
 	tries int   // Verify calls made
 }
 
-// verifyWithGrace calls Verify on value and, while the version (created at
-// created; zero when unknown or not new) is younger than PropagationGrace
+// verifyWithGrace calls Verify on value and, while the credential (new at
+// created, taken as now if it is later; zero when unknown or not new) is
+// younger than PropagationGrace
 // and Verify's failure is permanent (and not ErrNoCredential), calls it
 // again after a backoff.
 //
@@ -43,9 +44,12 @@ type verifyResult struct {
 //     before the next try is due: a *notLiveYetError, which is not
 //     permanent, so nothing is abandoned.
 func (r *Rotator) verifyWithGrace(ctx context.Context, value string, created time.Time) verifyResult {
+	if now := r.now(); created.After(now) {
+		created = now // a clock ahead of ours must not stretch the grace
+	}
 	for tries := 1; ; tries++ {
 		err := r.credentials.Verify(ctx, value)
-		if err == nil || errors.Is(err, ErrNoCredential) || !permanent(err) {
+		if err == nil || errors.Is(err, ErrNoCredential) || !IsPermanent(err) {
 			return verifyResult{err: err, tries: tries}
 		}
 		if created.IsZero() || r.PropagationGrace <= 0 {

@@ -126,12 +126,12 @@ func TestVerifyWithGrace(t *testing.T) {
 				got = "ok"
 			case errors.As(res.err, &young):
 				got = "young"
-				if permanent(res.err) {
+				if IsPermanent(res.err) {
 					t.Error("a refusal within the grace counts as permanent")
 				}
 			case errors.Is(res.err, ErrNoCredential):
 				got = "no credential"
-			case permanent(res.err):
+			case IsPermanent(res.err):
 				got = "permanent"
 			}
 			if got != tt.want {
@@ -168,7 +168,7 @@ func TestGraceBackoff(t *testing.T) {
 func TestNotLiveYetMessage(t *testing.T) {
 	t.Parallel()
 	err := fmt.Errorf("verifying the pending credential: %w", &notLiveYetError{cause: permanentErr{}, age: 1200 * ms, grace: 5 * time.Second, tries: 2})
-	if permanent(err) {
+	if IsPermanent(err) {
 		t.Error("permanent")
 	}
 	want := "verifying the pending credential: the service refused the new credential on 2 tries (refused (HTTP 401)), but the version was created only 1s ago, " +

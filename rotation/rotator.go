@@ -75,6 +75,14 @@ type CredentialService interface {
 // PropagationGrace, and the version is abandoned, never promoted.
 var ErrNoCredential = errors.New("the secret holds no credential yet")
 
+// SourceMatcher is implemented by a CredentialService that can tell whether
+// a pending SecretString was made from a current one: everything but the
+// credential alike. Without it, a stale pending version is found only in
+// the container that made it.
+type SourceMatcher interface {
+	MadeFrom(pending, current string) bool
+}
+
 // Rotator runs rotation steps. Build it once per process (per Lambda
 // container) with [New]; it is safe for concurrent use.
 type Rotator struct {
@@ -113,9 +121,10 @@ type Rotator struct {
 	// first step runs.
 	PropagationGrace time.Duration
 
-	verified *versionMemo // versions that passed Verify here
-	sources  *versionMemo // pending version -> the AWSCURRENT version it was made from (stored here, or compared here)
-	unstored *versionMemo // pending version -> source + "\x00" + a minted value PutSecretValue did not take
+	verified *versionMemo[struct{}]      // versions that passed Verify here
+	sources  *versionMemo[string]        // pending version -> the AWSCURRENT version it was made from (stored here, or compared here)
+	unstored *versionMemo[unstoredValue] // pending version -> a minted value PutSecretValue did not take
+	minted   *versionMemo[time.Time]     // pending version -> when its credential was minted here
 
 	// The clock, for tests: now tells the time, sleep waits (returning
 	// early with ctx's error), jitter spreads a backoff delay.
@@ -138,9 +147,10 @@ func New(sm SecretsManager, cs CredentialService, logger *slog.Logger) *Rotator 
 		log:              logger,
 		DeadlineMargin:   time.Second,
 		PropagationGrace: DefaultPropagationGrace,
-		verified:         newVersionMemo(256),
-		sources:          newVersionMemo(256),
-		unstored:         newVersionMemo(64),
+		verified:         newVersionMemo[struct{}](256),
+		sources:          newVersionMemo[string](256),
+		unstored:         newVersionMemo[unstoredValue](64),
+		minted:           newVersionMemo[time.Time](256),
 		now:              time.Now,
 		sleep:            sleepCtx,
 		jitter:           equalJitter,
@@ -200,12 +210,21 @@ func checkEvent(ev Event) error {
 // withMargin shortens the context's deadline by DeadlineMargin (or by half
 // the time left, when that is smaller).
 func (r *Rotator) withMargin(ctx context.Context) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok || r.DeadlineMargin <= 0 {
+	if r.DeadlineMargin <= 0 {
 		return context.WithCancel(ctx)
 	}
-	margin := min(r.DeadlineMargin, time.Until(dl)/2)
-	return context.WithDeadline(ctx, dl.Add(-margin))
+	return deadlineBefore(ctx, r.DeadlineMargin, 2)
+}
+
+// deadlineBefore returns a context whose deadline ends keep before ctx's,
+// or 1/share of the time left before it when that is less; without a
+// deadline, a plain cancellable context.
+func deadlineBefore(ctx context.Context, keep time.Duration, share int) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, dl.Add(-min(keep, time.Until(dl)/time.Duration(share))))
 }
 
 func (r *Rotator) run(ctx context.Context, step Step, ev Event) (string, error) {

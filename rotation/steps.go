@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -110,12 +109,13 @@ func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (strin
 	if !reused {
 		// Keep time to store what is minted: a token minted with no time
 		// left to store it would be lost (and valid at the service).
-		mintCtx, cancel := withReserve(ctx, storeReserve)
+		mintCtx, cancel := deadlineBefore(ctx, storeReserve, 3)
 		pending, err = r.credentials.NewPending(mintCtx, *cur.SecretString)
 		cancel()
 		if err != nil {
 			return "", fmt.Errorf("making the pending credential from AWSCURRENT: %w", err)
 		}
+		r.minted.set(arn, ev.ClientRequestToken, r.now())
 	}
 	in := &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(ev.SecretID),
@@ -143,7 +143,7 @@ func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (strin
 		return "", fmt.Errorf("storing the pending version: %w", err)
 	}
 	if err != nil {
-		r.unstored.set(arn, ev.ClientRequestToken, source+"\x00"+pending)
+		r.unstored.set(arn, ev.ClientRequestToken, unstoredValue{source: source, value: pending})
 		return "", fmt.Errorf("storing the pending version (the credential minted is kept in memory for the retry): %w", err)
 	}
 	r.unstored.remove(arn, ev.ClientRequestToken)
@@ -162,29 +162,18 @@ func (r *Rotator) unstoredValue(arn, version, source string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	from, pending, _ := strings.Cut(v, "\x00")
-	if from != source {
+	if v.source != source {
 		r.unstored.remove(arn, version)
 		r.log.Warn("AWSCURRENT changed since an earlier attempt minted a credential it could not store; that credential is discarded",
 			"secret", arn, "version", version)
 		return "", false
 	}
-	return pending, true
+	return v.value, true
 }
 
 // storeReserve is the time createSecret keeps after minting for
 // PutSecretValue.
 const storeReserve = 3 * time.Second
-
-// withReserve returns a context whose deadline ends reserve before ctx's (or
-// a third of the time left before it, if that is less).
-func withReserve(ctx context.Context, reserve time.Duration) (context.Context, context.CancelFunc) {
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithDeadline(ctx, dl.Add(-min(reserve, time.Until(dl)/3)))
-}
 
 // pendingHasValue reports whether the pending version already has a value:
 // GetSecretValue by VersionId and AWSPENDING answers ResourceNotFoundException
@@ -290,7 +279,13 @@ func (r *Rotator) readPending(ctx context.Context, arn, version string) (*secret
 // ErrNoCredential) from a pending version with no credential.
 func (r *Rotator) verifyPending(ctx context.Context, d description, version string, pending *secretsmanager.GetSecretValueOutput, current *string, step Step) (string, error) {
 	value := aws.ToString(pending.SecretString)
+	// The credential is as new as the later of the version (RotateSecret
+	// made it) and the mint here: a retried rotation mints into an older
+	// version.
 	created := aws.ToTime(pending.CreatedDate)
+	if minted, ok := r.minted.get(d.arn, version); ok && minted.After(created) {
+		created = minted
+	}
 	if current != nil && *current == value {
 		created = time.Time{} // a copy of AWSCURRENT: its credential is not new
 	}
@@ -298,7 +293,7 @@ func (r *Rotator) verifyPending(ctx context.Context, d description, version stri
 	err := res.err
 	switch {
 	case err == nil:
-		r.verified.set(d.arn, version, "")
+		r.verified.set(d.arn, version, struct{}{})
 		if res.tries > 1 {
 			return fmt.Sprintf("pending credential verified on try %d: the new credential took a moment to go live", res.tries), nil
 		}
@@ -319,7 +314,7 @@ func (r *Rotator) verifyPending(ctx context.Context, d description, version stri
 			}
 		}
 		return "", r.abandon(ctx, d.arn, version, err)
-	case permanent(err):
+	case IsPermanent(err):
 		if res.tries > 1 {
 			err = fmt.Errorf("%w (refused on each of %d tries within the %s PropagationGrace after the version was created)",
 				err, res.tries, ShortDuration(r.PropagationGrace))
@@ -448,13 +443,6 @@ func (r *Rotator) finishSecret(ctx context.Context, d description, version strin
 	return fmt.Sprintf("AWSCURRENT moved from version %s", d.currentVersion), nil
 }
 
-// SourceMatcher is implemented by a CredentialService that can tell whether
-// a pending SecretString was made from a current one: everything but the
-// credential alike.
-type SourceMatcher interface {
-	MadeFrom(pending, current string) bool
-}
-
 // checkSource refuses a pending version made from an AWSCURRENT that has
 // since been replaced (someone ran put-secret-value while a failed rotation
 // waited for its retry): testing it is pointless, since the service's retries
@@ -510,51 +498,4 @@ func (r *Rotator) checkSource(ctx context.Context, d description, version string
 	}
 	r.sources.set(d.arn, version, d.currentVersion)
 	return cur.SecretString, nil
-}
-
-// versionMemo is a small per-process memory about pending versions, keyed
-// by secret ARN and version id, bounded: the oldest entries go first. The
-// Rotator keeps two: which versions passed testSecret here (so that
-// finishSecret in the same warm container need not call the service again),
-// and which AWSCURRENT version each pending version was made from.
-type versionMemo struct {
-	mu    sync.Mutex
-	limit int
-	keys  []string
-	vals  map[string]string
-}
-
-func newVersionMemo(limit int) *versionMemo {
-	return &versionMemo{limit: limit, vals: map[string]string{}}
-}
-
-func memoKey(arn, version string) string { return arn + "\x00" + version }
-
-func (m *versionMemo) set(arn, version, value string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := memoKey(arn, version)
-	if _, ok := m.vals[k]; !ok {
-		if len(m.keys) >= m.limit {
-			delete(m.vals, m.keys[0])
-			m.keys = m.keys[1:]
-		}
-		m.keys = append(m.keys, k)
-	}
-	m.vals[k] = value
-}
-
-func (m *versionMemo) get(arn, version string) (string, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, ok := m.vals[memoKey(arn, version)]
-	return v, ok
-}
-
-func (m *versionMemo) remove(arn, version string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := memoKey(arn, version)
-	delete(m.vals, k)
-	m.keys = slices.DeleteFunc(m.keys, func(x string) bool { return x == k })
 }

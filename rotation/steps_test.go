@@ -518,21 +518,38 @@ func TestPropagationGrace(t *testing.T) {
 		grace           time.Duration                                         // 0: New's default
 		timeout         time.Duration                                         // the invocation's time; 0: the emulator's
 		finishElsewhere bool                                                  // testSecret runs nowhere; another container finishes
+		testElsewhere   bool                                                  // the steps after createSecret run in another container, which did not mint
 		wantErr         []string                                              // nil: the rotation succeeds
 		verifies        int
 		abandoned       bool
 	}{
 		{name: "young version, refused twice, then live", refuse: 2, verifies: 3},
+		{
+			// A retried rotation mints into a version RotateSecret made long
+			// ago: the credential is new, and the container knows it.
+			name: "old version, credential minted here just now", refuse: 2, verifies: 3,
+			sm: func(sm rotation.SecretsManager) rotation.SecretsManager {
+				return agedVersions{SecretsManager: sm, age: time.Hour}
+			},
+		},
+		{
+			name: "CreatedDate in the future: the grace still ends", refuse: 1000, testElsewhere: true,
+			grace: 600 * time.Millisecond,
+			sm: func(sm rotation.SecretsManager) rotation.SecretsManager {
+				return agedVersions{SecretsManager: sm, age: -time.Hour}
+			},
+			wantErr: []string{"can never pass", "AWSPENDING was removed"}, verifies: -1, abandoned: true,
+		},
 		{name: "young version, finishSecret in another container verifies with the grace", refuse: 1, finishElsewhere: true, verifies: 2},
 		{
-			name: "old version: refused at once", refuse: 1,
+			name: "old version: refused at once", refuse: 1, testElsewhere: true,
 			sm: func(sm rotation.SecretsManager) rotation.SecretsManager {
 				return agedVersions{SecretsManager: sm, age: time.Hour}
 			},
 			wantErr: []string{"can never pass", "AWSPENDING was removed"}, verifies: 1, abandoned: true,
 		},
 		{
-			name: "no CreatedDate: counts as old", refuse: 1,
+			name: "no CreatedDate: counts as old", refuse: 1, testElsewhere: true,
 			sm: func(sm rotation.SecretsManager) rotation.SecretsManager {
 				return agedVersions{SecretsManager: sm, drop: true}
 			},
@@ -572,6 +589,10 @@ func TestPropagationGrace(t *testing.T) {
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithTimeout(ctx, tt.timeout)
 					defer cancel()
+				}
+				if tt.testElsewhere && ev.Step != string(rotation.CreateSecret) {
+					other := rotation.New(sm, matching{svc}, slog.New(slog.NewJSONHandler(w.logs, nil)))
+					return other.Handle(ctx, ev)
 				}
 				if tt.finishElsewhere {
 					switch ev.Step {
