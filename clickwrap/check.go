@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
@@ -43,10 +45,10 @@ func (noAccessTokenError) Permanent() bool { return true }
 
 // CheckURL returns the URL of the Bearer check for the REST API base
 // apiURL: the path "sites" joined to apiURL's path as a URL path
-// (url.JoinPath), apiURL's own query kept and the check's parameters
-// (per_page=1, no_count=true, lean=true) merged into it, the fragment
+// (url.JoinPath), apiURL's own query kept as written (less any per_page,
+// no_count or lean) and the check's parameters appended, the fragment
 // dropped. https://host/v1.1?tenant=1 gives
-// https://host/v1.1/sites?lean=true&no_count=true&per_page=1&tenant=1.
+// https://host/v1.1/sites?tenant=1&lean=true&no_count=true&per_page=1.
 // It returns a [*FieldError] naming api_url for a URL that is not https://.
 func CheckURL(apiURL string) (string, error) {
 	if err := checkHTTPS(FieldAPIURL, apiURL); err != nil {
@@ -57,11 +59,19 @@ func CheckURL(apiURL string) (string, error) {
 		return "", &FieldError{Field: FieldAPIURL, Problem: "is not a URL"}
 	}
 	u = u.JoinPath(checkPath)
-	q := u.Query()
-	for k, v := range checkQuery {
-		q[k] = v
+	// The query is kept as written (a ";" or an odd escape in a proxy's
+	// key must survive), less the parameters the check sets itself.
+	var kept []string
+	for _, part := range strings.Split(u.RawQuery, "&") {
+		key, _, _ := strings.Cut(part, "=")
+		if k, err := url.QueryUnescape(key); err == nil {
+			key = k
+		}
+		if _, ours := checkQuery[key]; part != "" && !ours {
+			kept = append(kept, part)
+		}
 	}
-	u.RawQuery = q.Encode()
+	u.RawQuery = strings.Join(append(kept, checkQuery.Encode()), "&")
 	u.Fragment, u.RawFragment = "", ""
 	return u.String(), nil
 }
@@ -153,13 +163,17 @@ func (c *Client) Check(ctx context.Context, apiURL, accessToken string) error {
 func classifyCheckAnswer(endpoint string, resp *http.Response, body []byte) attemptResult {
 	se := &StatusError{Op: "verify", URL: endpoint, StatusCode: resp.StatusCode}
 	code := resp.StatusCode
+	cdn := resp.Header.Get("Cf-Mitigated")
 	switch {
+	case cdn != "":
+		// A CDN's challenge or block, whatever its status and body.
+		se.NotAPI = fmt.Sprintf("%s, marked by a CDN (cf-mitigated: %.20q)", describeBody(body, resp.Header), cdn)
 	case code >= 200 && code <= 299:
-		if what, ok := isAPIObject(body, resp.Header); !ok {
-			se.NotAPI = what
-			return attemptResult{err: se}
+		what, ok := isAPIObject(body, resp.Header)
+		if ok {
+			return attemptResult{}
 		}
-		return attemptResult{}
+		se.NotAPI = what
 	case code >= 300 && code <= 399:
 		se.NotAPI = "a redirect"
 		if loc, err := resp.Location(); err == nil {
@@ -167,26 +181,71 @@ func classifyCheckAnswer(endpoint string, resp *http.Response, body []byte) atte
 		} else if resp.Header.Get("Location") != "" {
 			se.NotAPI += " whose Location is not a URL"
 		}
-		return attemptResult{err: se}
-	case isHTML(body, resp.Header) || resp.Header.Get("Cf-Mitigated") != "":
+	case code == http.StatusNotFound:
+		// Whoever answered, nothing is at that path: api_url is wrong.
+	case isHTML(body, resp.Header):
 		// A page from something in front of the API: whatever its status,
-		// it says nothing about the token. A 5xx page is still worth the
-		// retries a 5xx gets.
+		// it says nothing about the token.
 		se.NotAPI = describeBody(body, resp.Header)
-		if m := resp.Header.Get("Cf-Mitigated"); m != "" {
-			se.NotAPI += fmt.Sprintf(", marked by a CDN (cf-mitigated: %.20q)", m)
-		}
-		if code >= 500 || code == http.StatusTooManyRequests {
-			return classifyStatus(se, resp.Header)
-		}
+	case code == http.StatusUnauthorized && !bearerChallengeOrNone(resp.Header):
+		se.NotAPI = "a challenge for another scheme than Bearer (a proxy's sign-in?)"
+	case code == http.StatusForbidden && !isAPIRefusal(body, resp.Header):
+		se.NotAPI = describeBody(body, resp.Header) + " that is not the API's error object (a CDN's or firewall's block?)"
+	}
+	if se.NotAPI != "" && code < 500 && code != http.StatusTooManyRequests {
 		return attemptResult{err: se}
 	}
+	// The API's own answer, or a 429 or 5xx from anyone: retried as such.
 	return classifyStatus(se, resp.Header)
+}
+
+// bearerChallengeOrNone reports whether a 401's WWW-Authenticate offers a
+// Bearer challenge, or there is none: the API refusing a Bearer token
+// (RFC 6750 section 3). A 401 that offers only other schemes (Basic
+// realm="corp-proxy") is someone else asking for its own sign-in.
+func bearerChallengeOrNone(h http.Header) bool {
+	challenges := h.Values("WWW-Authenticate")
+	if len(challenges) == 0 {
+		return true
+	}
+	for _, c := range challenges {
+		if strings.Contains(strings.ToLower(c), "bearer") {
+			return true
+		}
+	}
+	return false
+}
+
+// isAPIRefusal reports whether a 403 is the API's own: an empty body, a
+// JSON object with an "error" member (the error shape the Clickwrap API
+// documents, {"error":{"message":...,"status":...,"name":...}}), or a
+// Bearer challenge (RFC 6750 insufficient_scope). CDNs and firewalls answer
+// 403 in their own shapes: Cloudflare's {"title":"Error 1020: Access
+// denied","error_code":1020,...} when asked for JSON, its plain "error code:
+// 1020", an API gateway's {"message":"Forbidden"}.
+func isAPIRefusal(body []byte, h http.Header) bool {
+	b := trimBody(body)
+	if len(b) == 0 {
+		return true
+	}
+	for _, c := range h.Values("WWW-Authenticate") {
+		if strings.Contains(strings.ToLower(c), "bearer") {
+			return true
+		}
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return false
+	}
+	_, ok := m["error"]
+	return ok
 }
 
 // isAPIObject reports whether a 2xx body is the API's own success answer: a
 // JSON object (a UTF-8 byte-order mark and surrounding whitespace aside)
-// without a top-level "error" member. Otherwise it says what the body is.
+// that does not say it failed: no "error" (other than null, false or ""),
+// no non-empty "errors", no "success": false. Otherwise it says what the
+// body is.
 func isAPIObject(body []byte, h http.Header) (string, bool) {
 	b := trimBody(body)
 	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
@@ -196,7 +255,15 @@ func isAPIObject(body []byte, h http.Header) (string, bool) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return "a body that is not a JSON object", false
 	}
-	if v, ok := m["error"]; ok && !bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+	says := func(name string, empty ...string) bool {
+		v, ok := m[name]
+		if !ok {
+			return false
+		}
+		t := string(bytes.TrimSpace(v))
+		return !slices.Contains(empty, t)
+	}
+	if says("error", "null", "false", `""`) || says("errors", "null", "[]", "{}") || (m["success"] != nil && string(bytes.TrimSpace(m["success"])) == "false") {
 		return "a JSON error object", false
 	}
 	return "", true

@@ -357,7 +357,7 @@ func mustJSON(v any) json.RawMessage {
 // array", "a text/plain body".
 func describeBody(raw []byte, h http.Header) string {
 	body := trimBody(raw)
-	media, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	media := mediaType(h)
 	switch {
 	case isHTML(body, h):
 		return "an HTML page (a proxy's, firewall's, CDN's or sign-in page?)"
@@ -393,6 +393,18 @@ func isHTML(body []byte, h http.Header) bool {
 	if len(body) > 0 && body[0] == '<' {
 		return true
 	}
-	media, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	media := mediaType(h)
 	return media == "text/html" || media == "application/xhtml+xml"
+}
+
+// mediaType is the answer's media type, lower case; a malformed label
+// ("text/html charset=utf-8") gives what precedes its first blank or ";".
+func mediaType(h http.Header) string {
+	ct := h.Get("Content-Type")
+	if media, _, err := mime.ParseMediaType(ct); err == nil {
+		return media
+	}
+	media, _, _ := strings.Cut(strings.TrimSpace(ct), ";")
+	media, _, _ = strings.Cut(media, " ")
+	return strings.ToLower(media)
 }
