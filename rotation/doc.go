@@ -9,6 +9,12 @@
 // the pending credential from the current secret and proves a credential
 // works. The clickwrap package provides the Clickwrap one.
 //
+// It holds the contract alone, and what a caller needs to act on a step's
+// outcome ([StepError], [IsPermanent], [RemovePendingCommand]). Judging a
+// rotated secret from outside (healthy, stuck, about to expire) and printing
+// anything for a person are not its business: internal/operator diagnoses,
+// and cmd/rotatorctl prints.
+//
 // Every step is idempotent, because Secrets Manager retries a failed rotation
 // by running all four steps again, and each step first checks the event
 // against DescribeSecret in the order of the AWS rotation template:

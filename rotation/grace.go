@@ -117,10 +117,10 @@ type notLiveYetError struct {
 }
 
 func (e *notLiveYetError) Error() string {
-	return fmt.Sprintf("the service refused the new credential on %d %s (%v), but the version was created only %s ago, "+
-		"within the %s PropagationGrace, so the credential may not be live yet, and this invocation has no time left to try again. "+
+	return fmt.Sprintf("the service refused the new credential on %d %s (%v), but the version was created only %v ago, "+
+		"within the %v PropagationGrace, so the credential may not be live yet, and this invocation has no time left to try again. "+
 		"Nothing was abandoned: let Secrets Manager retry the rotation; if the credential is still refused then, the version is abandoned",
-		e.tries, plural(e.tries, "try", "tries"), e.cause, ShortDuration(e.age), ShortDuration(e.grace))
+		e.tries, plural(e.tries, "try", "tries"), e.cause, e.age.Round(100*time.Millisecond), e.grace)
 }
 
 func plural(n int, one, many string) string {

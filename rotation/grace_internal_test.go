@@ -171,7 +171,7 @@ func TestNotLiveYetMessage(t *testing.T) {
 	if IsPermanent(err) {
 		t.Error("permanent")
 	}
-	want := "verifying the pending credential: the service refused the new credential on 2 tries (refused (HTTP 401)), but the version was created only 1s ago, " +
+	want := "verifying the pending credential: the service refused the new credential on 2 tries (refused (HTTP 401)), but the version was created only 1.2s ago, " +
 		"within the 5s PropagationGrace, so the credential may not be live yet, and this invocation has no time left to try again. " +
 		"Nothing was abandoned: let Secrets Manager retry the rotation; if the credential is still refused then, the version is abandoned"
 	if err.Error() != want {

@@ -317,7 +317,7 @@ func (r *Rotator) verifyPending(ctx context.Context, d description, version stri
 	case IsPermanent(err):
 		if res.tries > 1 {
 			err = fmt.Errorf("%w (refused on each of %d tries within the %s PropagationGrace after the version was created)",
-				err, res.tries, ShortDuration(r.PropagationGrace))
+				err, res.tries, r.PropagationGrace)
 		}
 		return "", r.abandon(ctx, d.arn, version, err)
 	default:

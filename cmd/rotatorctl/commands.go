@@ -5,10 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
@@ -46,10 +47,10 @@ and a diagnosis in plain words with the exact command that fixes it:
   check-failed             a value could not be read or a check could not be
                            made (network, permissions, HTTP 5xx)
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *cli, string) int {
+	flags: func(fs *pflag.FlagSet) func(context.Context, *cli, string) int {
 		verify := fs.Bool("verify", false, "also make the Bearer check with the AWSCURRENT token, and with the AWSPENDING one when there is one")
 		asJSON := fs.Bool("json", false, "print the report as one JSON object, for scripts")
-		after := fs.Duration("stuck-after", rotation.DefaultStuckAfter, stuckAfterUsage)
+		after := fs.Duration("stuck-after", operator.DefaultStuckAfter, stuckAfterUsage)
 		return func(ctx context.Context, c *cli, secret string) int {
 			return c.status(ctx, secret, *verify, *asJSON, stuckAfter(*after))
 		}
@@ -68,8 +69,8 @@ func (c *cli) status(ctx context.Context, secret string, verify, asJSON bool, af
 			return c.failed(ctx, err)
 		}
 	} else {
-		r.WriteText(c.stdout, c.hints())
-		if !verify && r.Diagnosis.State == rotation.StateInProgress && r.Pending != nil && r.Pending.Value == operator.ValueOK {
+		writeReport(c.stdout, r, c.secret)
+		if !verify && r.Diagnosis.State == operator.StateInProgress && r.Pending != nil && r.Pending.Value == operator.ValueOK {
 			fmt.Fprintf(c.stdout, "\nTo tell a failed rotation from a running one now: %s status %s --verify\n", program, c.secret)
 		}
 	}
@@ -97,7 +98,7 @@ With --wait it follows the rotation, every --interval, until:
 Secrets Manager may still reattempt a failed rotation on its own later.
 In a terminal the progress is one updating line; otherwise one line per step.
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *cli, string) int {
+	flags: func(fs *pflag.FlagSet) func(context.Context, *cli, string) int {
 		wait := fs.Bool("wait", false, "follow the rotation until it finishes or fails")
 		timeout := fs.Duration("timeout", operator.DefaultTimeout, "with --wait: give up after this `duration`")
 		interval := fs.Duration("interval", operator.DefaultInterval, "with --wait: look at the secret this often (`duration`)")
@@ -116,11 +117,11 @@ func (c *cli) rotate(ctx context.Context, secret string, wait bool, opts operato
 	}
 	if f, blocked := operator.RotationBlocker(r.Diagnosis); blocked {
 		fmt.Fprintf(c.stdout, "Not rotating %s: nothing was changed.\n\n", r.Secret.Name)
-		operator.WriteDiagnosis(c.stdout, r.Diagnosis, c.hints())
+		writeDiagnosis(c.stdout, r.Diagnosis, c.secret)
 		switch f.State {
-		case rotation.StateStuck:
+		case operator.StateStuck:
 			return exitStuck
-		case rotation.StateInProgress:
+		case operator.StateInProgress:
 			return exitRefused
 		}
 		return exitUnhealthy
@@ -134,8 +135,8 @@ func (c *cli) rotate(ctx context.Context, secret string, wait bool, opts operato
 		if errors.Is(err, operator.ErrPreviousIncomplete) {
 			code = exitStuck
 			if again, err := c.op.Inspect(ctx, arn, operator.InspectOptions{}); err == nil {
-				operator.WriteDiagnosis(c.stdout, again.Diagnosis, c.hints())
-				if again.Diagnosis.State == rotation.StateInProgress {
+				writeDiagnosis(c.stdout, again.Diagnosis, c.secret)
+				if again.Diagnosis.State == operator.StateInProgress {
 					code = exitRefused
 				}
 			}
@@ -170,9 +171,9 @@ func (c *cli) rotate(ctx context.Context, secret string, wait bool, opts operato
 				}
 				fmt.Fprintf(c.stdout, "AWSCURRENT token: fingerprint %s, expires_at %s.\n", t.Fingerprint, exp)
 			}
-			if after.Diagnosis.State != rotation.StateHealthy {
+			if after.Diagnosis.State != operator.StateHealthy {
 				fmt.Fprintln(c.stdout)
-				operator.WriteDiagnosis(c.stdout, after.Diagnosis, c.hints())
+				writeDiagnosis(c.stdout, after.Diagnosis, c.secret)
 			}
 		}
 		return exitOK
@@ -194,8 +195,8 @@ func (c *cli) rotate(ctx context.Context, secret string, wait bool, opts operato
 		fmt.Fprintf(c.stdout, "Its version holds no label now, so nothing is stuck: fix the cause, then rotate again.\n")
 	}
 	fmt.Fprintln(c.stdout)
-	after.WriteText(c.stdout, c.hints())
-	if final.Phase == operator.PhaseTimedOut && after.Diagnosis.Has(rotation.StateInProgress) {
+	writeReport(c.stdout, after, c.secret)
+	if final.Phase == operator.PhaseTimedOut && after.Diagnosis.Has(operator.StateInProgress) {
 		fmt.Fprintf(c.stdout, "\nThe rotation may still finish, or Secrets Manager may reattempt it later. If you know it failed "+
 			"(the rotation function's logs say why), abandon it now: %s unstick %s --stuck-after 0s\n", program, c.secret)
 	}
@@ -210,7 +211,7 @@ version that holds the stage, as the rotation's testSecret does. Exits 0 only
 when Clickwrap accepts the token; 1 when it rejects it (HTTP 401/403) or there
 is no token to check; 4 when the check could not be made.
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *cli, string) int {
+	flags: func(fs *pflag.FlagSet) func(context.Context, *cli, string) int {
 		stage := fs.String("stage", rotation.StageCurrent, "check the token of the version with this staging `label` (AWSCURRENT, AWSPENDING, AWSPREVIOUS, ...)")
 		return func(ctx context.Context, c *cli, secret string) int {
 			return c.verify(ctx, secret, *stage)
@@ -266,9 +267,9 @@ It refuses, changing nothing (exit 5), when nothing is stuck, when AWSPENDING
 is on the AWSCURRENT version, when the rotation may still be running, and when
 the change is not confirmed (no --yes and no "y" on stdin).
 `,
-	flags: func(fs *flag.FlagSet) func(context.Context, *cli, string) int {
+	flags: func(fs *pflag.FlagSet) func(context.Context, *cli, string) int {
 		yes := fs.Bool("yes", false, "make the change without asking")
-		after := fs.Duration("stuck-after", rotation.DefaultStuckAfter, stuckAfterUsage)
+		after := fs.Duration("stuck-after", operator.DefaultStuckAfter, stuckAfterUsage)
 		return func(ctx context.Context, c *cli, secret string) int {
 			return c.unstick(ctx, *yes, stuckAfter(*after))
 		}
@@ -283,13 +284,13 @@ func (c *cli) unstick(ctx context.Context, yes bool, after time.Duration) int {
 	name := plan.Report.Secret.Name
 	if plan.Refusal != "" {
 		fmt.Fprintf(c.stdout, "Not changing %s:\n", name)
-		operator.WriteWrapped(c.stdout, "  ", plan.Refusal, 96)
+		writeWrapped(c.stdout, "  ", plan.Refusal)
 		return exitRefused
 	}
 	fmt.Fprintf(c.stdout, "Stuck rotation on %s:\n", name)
 	for _, f := range plan.Report.Diagnosis.Findings() {
-		if f.State == rotation.StateStuck {
-			operator.WriteWrapped(c.stdout, "  ", f.Message, 96)
+		if f.State == operator.StateStuck {
+			writeWrapped(c.stdout, "  ", f.Message)
 		}
 	}
 	fmt.Fprintf(c.stdout, "\nThe change: one UpdateSecretVersionStage call removes the label AWSPENDING from version\n%s, the same as\n  %s\n",
@@ -319,7 +320,7 @@ func (c *cli) unstick(ctx context.Context, yes bool, after time.Duration) int {
 		return c.failed(ctx, err)
 	}
 	fmt.Fprintf(c.stdout, "\nRemoved AWSPENDING from version %s. The stages now:\n", plan.Version)
-	operator.WriteVersions(c.stdout, versions, plan.Report.CheckedAt)
+	writeVersions(c.stdout, versions, plan.Report.CheckedAt)
 	fmt.Fprintf(c.stdout, "Fix what made the rotation fail, then rotate again: %s rotate %s --wait\n", program, c.secret)
 	return exitOK
 }

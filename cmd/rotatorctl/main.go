@@ -23,6 +23,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"golang.org/x/term"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
@@ -65,13 +66,13 @@ func newOperator(ctx context.Context) (*operator.Operator, error) {
 	return &operator.Operator{Secrets: secretsmanager.NewFromConfig(cfg), Clickwrap: cw}, nil
 }
 
-// isTerminal reports whether w is a character device, such as a terminal
-// (TERM=dumb counts as not one: it cannot redraw a line).
+// isTerminal reports whether w is a terminal, one that can redraw a line:
+// not a file, a pipe or /dev/null (a character device, but no terminal), nor
+// a terminal with TERM=dumb.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok || os.Getenv("TERM") == "dumb" {
 		return false
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return term.IsTerminal(int(f.Fd()))
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
-	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
 // progressPrinter shows a rotation's progress: in a terminal one line that
@@ -67,5 +66,5 @@ func elapsed(d time.Duration) string {
 	if d < time.Minute {
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	}
-	return rotation.ShortDuration(d)
+	return operator.ShortDuration(d)
 }

@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
-	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
-	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
 const program = "rotatorctl"
@@ -73,7 +72,7 @@ Run 'rotatorctl COMMAND --help' for a command's flags.
 // command is one subcommand.
 type command struct {
 	name, synopsis, help string
-	flags                func(fs *flag.FlagSet) func(ctx context.Context, c *cli, secret string) int
+	flags                func(fs *pflag.FlagSet) func(ctx context.Context, c *cli, secret string) int
 }
 
 var commands = []command{statusCommand, rotateCommand, verifyCommand, unstickCommand}
@@ -116,16 +115,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "%s: unknown command %q\nRun '%s --help' for the commands.\n", program, name, program)
 		return exitUsage
 	}
-	fs := flag.NewFlagSet(program+" "+cmd.name, flag.ContinueOnError)
+	// Flags go before or after SECRET; "--" ends them.
+	fs := pflag.NewFlagSet(program+" "+cmd.name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	action := cmd.flags(fs)
-	positional, err := parseInterleaved(fs, args[1:])
+	err := fs.Parse(args[1:])
+	positional := fs.Args()
 	switch {
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, pflag.ErrHelp):
 		writeCommandHelp(stdout, cmd)
 		return exitOK
 	case err != nil:
-		return usageError(stderr, cmd, err.Error())
+		return usageError(stderr, cmd, flagProblem(fs, err))
 	case len(positional) == 0:
 		return usageError(stderr, cmd, "no SECRET given")
 	case len(positional) > 1:
@@ -155,31 +156,57 @@ func findCommand(name string) (command, bool) {
 	return command{}, false
 }
 
+// flagProblem says what is wrong with the flags in the words rotatorctl has
+// always used (those of the standard flag package), and points out a long
+// flag given with one dash.
+func flagProblem(fs *pflag.FlagSet, err error) string {
+	var (
+		unknown *pflag.NotExistError
+		noValue *pflag.ValueRequiredError
+		invalid *pflag.InvalidValueError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		given := unknown.GetSpecifiedName()
+		if group := unknown.GetSpecifiedShortnames(); group != "" {
+			given = group // -verify, not -v
+			if long, _, _ := strings.Cut(group, "="); len(long) > 1 && fs.Lookup(long) != nil {
+				return fmt.Sprintf("flag provided but not defined: -%s (flags take two dashes: --%s)", group, long)
+			}
+		}
+		return "flag provided but not defined: -" + given
+	case errors.As(err, &noValue):
+		return "flag needs an argument: -" + noValue.GetSpecifiedName()
+	case errors.As(err, &invalid) && invalid.GetFlag().Value.Type() == "bool":
+		return fmt.Sprintf("invalid boolean value %q for -%s: parse error", invalid.GetValue(), invalid.GetFlag().Name)
+	case errors.As(err, &invalid):
+		return fmt.Sprintf("invalid value %q for flag -%s: parse error", invalid.GetValue(), invalid.GetFlag().Name)
+	}
+	return err.Error()
+}
+
 // checkFlags applies the rules flag parsing does not: no negative duration,
 // no empty string, and rotate's wait flags only with --wait.
-func (c *cli) checkFlags(fs *flag.FlagSet, cmd command) (int, bool) {
+func (c *cli) checkFlags(fs *pflag.FlagSet, cmd command) (int, bool) {
 	var problem string
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	fs.VisitAll(func(f *flag.Flag) {
-		g, ok := f.Value.(flag.Getter)
-		if !ok || problem != "" {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if problem != "" {
 			return
 		}
-		switch v := g.Get().(type) {
-		case time.Duration:
-			if v < 0 {
+		switch f.Value.Type() {
+		case "duration":
+			if d, err := fs.GetDuration(f.Name); err == nil && d < 0 {
 				problem = fmt.Sprintf("--%s must not be negative", f.Name)
 			}
-		case string:
-			if strings.TrimSpace(v) == "" {
+		case "string":
+			if strings.TrimSpace(f.Value.String()) == "" {
 				problem = fmt.Sprintf("--%s must not be empty", f.Name)
 			}
 		}
 	})
-	if cmd.name == "rotate" && !set["wait"] {
+	if cmd.name == "rotate" && !fs.Changed("wait") {
 		for _, name := range []string{"timeout", "interval"} {
-			if set[name] && problem == "" {
+			if fs.Changed(name) && problem == "" {
 				problem = fmt.Sprintf("--%s needs --wait", name)
 			}
 		}
@@ -190,27 +217,6 @@ func (c *cli) checkFlags(fs *flag.FlagSet, cmd command) (int, bool) {
 	return 0, true
 }
 
-// parseInterleaved parses flags anywhere among the positional arguments
-// (status SECRET --json as well as status --json SECRET); "--" ends the
-// flags.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
-			return append(positional, rest...), nil
-		}
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
-}
-
 func usageError(w io.Writer, cmd command, problem string) int {
 	fmt.Fprintf(w, "%s %s: %s\nUsage: %s\nRun '%s %s --help' for details.\n", program, cmd.name, problem, cmd.synopsis, program, cmd.name)
 	return exitUsage
@@ -218,11 +224,11 @@ func usageError(w io.Writer, cmd command, problem string) int {
 
 func writeCommandHelp(w io.Writer, cmd command) {
 	fmt.Fprintf(w, "Usage: %s\n\n%s\n", cmd.synopsis, cmd.help)
-	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs := pflag.NewFlagSet(cmd.name, pflag.ContinueOnError)
 	cmd.flags(fs)
 	fmt.Fprintln(w, "Flags:")
-	fs.VisitAll(func(f *flag.Flag) {
-		name, usage := flag.UnquoteUsage(f)
+	fs.VisitAll(func(f *pflag.Flag) {
+		name, usage := pflag.UnquoteUsage(f)
 		line := "  --" + f.Name
 		if name != "" {
 			line += " " + name
@@ -237,13 +243,13 @@ func writeCommandHelp(w io.Writer, cmd command) {
 }
 
 // exitFor is the exit code of a diagnosis.
-func exitFor(d rotation.Diagnosis) int {
+func exitFor(d operator.Diagnosis) int {
 	switch d.State {
-	case rotation.StateHealthy, rotation.StateInProgress:
+	case operator.StateHealthy, operator.StateInProgress:
 		return exitOK
-	case rotation.StateStuck:
+	case operator.StateStuck:
 		return exitStuck
-	case rotation.StateCheckFailed:
+	case operator.StateCheckFailed:
 		return exitError
 	default:
 		return exitUnhealthy
@@ -260,5 +266,3 @@ func (c *cli) failed(ctx context.Context, err error) int {
 	fmt.Fprintf(c.stderr, "%s: %v\n", program, err)
 	return exitError
 }
-
-func (c *cli) hints() operator.Hints { return operator.Hints{Program: program, Secret: c.secret} }

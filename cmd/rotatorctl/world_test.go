@@ -140,7 +140,7 @@ func (w *world) put(value string) {
 // token returns the access token stored in the version holding stage.
 func (w *world) token(stage string) string {
 	w.t.Helper()
-	id := rotation.VersionWithStage(w.sm.Stages(w.arn), stage)
+	id := operator.VersionWithStage(w.sm.Stages(w.arn), stage)
 	v, ok := w.sm.Value(w.arn, id)
 	if !ok {
 		w.t.Fatalf("no value under %s", stage)
@@ -208,6 +208,38 @@ func stopAtCreate(_ context.Context, ev rotation.Event) error {
 		return errors.New("the function could not reach the token endpoint (test)")
 	}
 	return nil
+}
+
+// failedCreate runs a rotation whose createSecret fails before it mints
+// anything (see stopAtCreate), leaving AWSPENDING on a version without a
+// value, which it returns.
+func (w *world) failedCreate() string {
+	w.t.Helper()
+	w.setHook(stopAtCreate)
+	defer w.setHook(nil)
+	v := w.startRotation()
+	w.waitRotations()
+	return v
+}
+
+// pendingOnCurrent puts AWSPENDING on the AWSCURRENT version as well, as
+// Secrets Manager may leave it after a rotation.
+func (w *world) pendingOnCurrent() {
+	w.t.Helper()
+	if _, err := w.sm.Client().UpdateSecretVersionStage(context.Background(), &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(w.arn), VersionStage: aws.String("AWSPENDING"),
+		MoveToVersionId: aws.String(operator.VersionWithStage(w.stages(), "AWSCURRENT")),
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// rotateNow runs one ordinary rotation to completion.
+func (w *world) rotateNow() (string, error) {
+	v := w.startRotation()
+	w.waitRotations()
+	rs := w.sm.Rotations(w.arn)
+	return v, rs[len(rs)-1].Err
 }
 
 func (w *world) deps() deps {
@@ -285,6 +317,23 @@ func (w *world) status(args ...string) (statusJSON, result) {
 		w.t.Fatalf("status --json output does not have the documented shape: %v\n%s", err, r)
 	}
 	return s, r
+}
+
+// expectStatus runs status --json with args and fails the test unless it
+// exits with code and diagnoses state, with the fields every report has.
+func (w *world) expectStatus(code int, state operator.State, args ...string) statusJSON {
+	w.t.Helper()
+	s, r := w.status(args...)
+	if r.code != code || operator.State(s.Diagnosis.State) != state {
+		w.t.Fatalf("exit %d state %s, want exit %d state %s\n%s", r.code, s.Diagnosis.State, code, state, r)
+	}
+	if s.Secret.Name != secretName || s.Secret.ARN != w.arn || s.CheckedAt.IsZero() || len(s.Versions) == 0 {
+		w.t.Errorf("secret %+v, checked_at %v, %d versions", s.Secret, s.CheckedAt, len(s.Versions))
+	}
+	if s.Diagnosis.Message == "" {
+		w.t.Error("no message")
+	}
+	return s
 }
 
 // assertNoLeak checks that no secret value (the client secret, any access
@@ -462,3 +511,13 @@ func (w *world) setTerminal(on bool) {
 
 // calls returns the Secrets Manager calls made since the last resetCalls.
 func (w *world) calls() map[string]int { return w.sm.Calls() }
+
+// configureAndRotate turns rotation on and rotates once more, so that
+// AWSPREVIOUS holds a token too.
+func (w *world) configureAndRotate() {
+	w.t.Helper()
+	w.configure()
+	if _, err := w.rotateNow(); err != nil {
+		w.t.Fatal(err)
+	}
+}

@@ -55,7 +55,7 @@ type InspectOptions struct {
 	// AWSCURRENT token and with the AWSPENDING one (when that is another
 	// version with a token).
 	VerifyCurrent, VerifyPending bool
-	// StuckAfter is passed to rotation.Diagnose (zero: its default).
+	// StuckAfter is passed to Diagnose (zero: its default).
 	StuckAfter time.Duration
 }
 
@@ -84,17 +84,17 @@ func (o *Operator) Inspect(ctx context.Context, secretID string, opts InspectOpt
 	}
 	r.Versions = versionInfos(desc, versions)
 
-	facts := rotation.Facts{Secret: desc, Versions: versions, Now: o.now(), StuckAfter: opts.StuckAfter}
-	current := rotation.VersionWithStage(desc.VersionIdsToStages, rotation.StageCurrent)
+	facts := Facts{Secret: desc, Versions: versions, Now: o.now(), StuckAfter: opts.StuckAfter}
+	current := VersionWithStage(desc.VersionIdsToStages, rotation.StageCurrent)
 	if current != "" {
 		tok, v := o.readToken(ctx, arn, current, rotation.StageCurrent, opts.VerifyCurrent)
 		r.Current, facts.Current = &tok, v
 	}
-	if p := rotation.VersionWithStage(desc.VersionIdsToStages, rotation.StagePending); p != "" && p != current {
+	if p := VersionWithStage(desc.VersionIdsToStages, rotation.StagePending); p != "" && p != current {
 		tok, v := o.readToken(ctx, arn, p, rotation.StagePending, opts.VerifyPending)
 		r.Pending, facts.Pending = &tok, v
 	}
-	r.Diagnosis = rotation.Diagnose(facts)
+	r.Diagnosis = Diagnose(facts)
 	r.desc = desc
 	return r, nil
 }
@@ -102,8 +102,7 @@ func (o *Operator) Inspect(ctx context.Context, secretID string, opts InspectOpt
 func (o *Operator) describe(ctx context.Context, secretID string) (*secretsmanager.DescribeSecretOutput, error) {
 	desc, err := o.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
 	if err != nil {
-		var nf *types.ResourceNotFoundException
-		if errors.As(err, &nf) {
+		if notFound(err) {
 			return nil, fmt.Errorf("secret %q not found (check the name and the AWS region): %w", secretID, err)
 		}
 		return nil, fmt.Errorf("describing secret %q: %w", secretID, err)
@@ -124,42 +123,73 @@ func (o *Operator) listVersions(ctx context.Context, arn string) ([]types.Secret
 	return out, nil
 }
 
-// readToken reads one version's value and describes it without its secrets:
-// fields as present or absent, the token as its fingerprint. With verify it
-// also makes the Bearer check.
-func (o *Operator) readToken(ctx context.Context, arn, version, stage string, verify bool) (TokenInfo, rotation.Value) {
-	info := TokenInfo{Stage: stage, VersionID: version}
+// readSecret reads the value of version, which holds stage, and parses it:
+// the one read of a value that status, rotate and verify share. A version
+// with no value yet (a pending one before createSecret stores it) gives
+// GetSecretValue's ResourceNotFoundException, which [notFound] tells; a value
+// that is not a usable secret gives a [*malformedError], which names the
+// field, never its value; any other error means the value could not be read.
+// A well-formed secret may hold no access_token yet.
+func (o *Operator) readSecret(ctx context.Context, arn, version, stage string) (*clickwrap.Secret, error) {
 	out, err := o.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(arn), VersionId: aws.String(version), VersionStage: aws.String(stage),
 	})
-	var nf *types.ResourceNotFoundException
-	switch {
-	case errors.As(err, &nf) && stage == rotation.StagePending:
-		info.Value = ValueNoValue
-		info.Problem = "no value yet: createSecret has not stored one"
-		return info, rotation.Value{Kind: rotation.ValueAbsent}
-	case err != nil:
-		info.Value = ValueUnreadable
-		info.Problem = err.Error()
-		return info, rotation.Value{Kind: rotation.ValueUnreadable, Err: err}
-	case out.SecretString == nil:
-		info.Value = ValueMalformed
-		info.Problem = "the version has no SecretString (binary secrets are not supported)"
-		return info, rotation.Value{Kind: rotation.ValueMalformed, Err: errors.New(info.Problem)}
+	if err != nil {
+		return nil, err
+	}
+	if out.SecretString == nil {
+		return nil, &malformedError{errors.New("the version has no SecretString (binary secrets are not supported)")}
 	}
 	s, err := clickwrap.ParseSecret(*out.SecretString)
 	if err != nil {
+		return nil, &malformedError{err}
+	}
+	return s, nil
+}
+
+// malformedError is a value that is not a usable secret: it can never pass
+// testSecret.
+type malformedError struct{ err error }
+
+func (e *malformedError) Error() string { return e.err.Error() }
+func (e *malformedError) Unwrap() error { return e.err }
+
+// notFound reports whether err is Secrets Manager's
+// ResourceNotFoundException: from DescribeSecret, no such secret; from
+// GetSecretValue of a version that DescribeSecret lists, no value yet.
+func notFound(err error) bool {
+	var nf *types.ResourceNotFoundException
+	return errors.As(err, &nf)
+}
+
+// readToken reads one version's value and describes it without its secrets:
+// fields as present or absent, the token as its fingerprint. With verify it
+// also makes the Bearer check.
+func (o *Operator) readToken(ctx context.Context, arn, version, stage string, verify bool) (TokenInfo, Value) {
+	info := TokenInfo{Stage: stage, VersionID: version}
+	s, err := o.readSecret(ctx, arn, version, stage)
+	var bad *malformedError
+	switch {
+	case notFound(err) && stage == rotation.StagePending:
+		info.Value = ValueNoValue
+		info.Problem = "no value yet: createSecret has not stored one"
+		return info, Value{Kind: ValueNoValue}
+	case errors.As(err, &bad):
 		info.Value = ValueMalformed
+		info.Problem = bad.Error()
+		return info, Value{Kind: ValueMalformed, Err: bad.err}
+	case err != nil:
+		info.Value = ValueUnreadable
 		info.Problem = err.Error()
-		return info, rotation.Value{Kind: rotation.ValueMalformed, Err: err}
+		return info, Value{Kind: ValueUnreadable, Err: err}
 	}
 	info.describe(s)
 	if s.AccessToken == "" {
 		info.Value = ValueNoToken
-		return info, rotation.Value{Kind: rotation.ValueNoCredential}
+		return info, Value{Kind: ValueNoToken}
 	}
 	info.Value = ValueOK
-	v := rotation.Value{Kind: rotation.ValueOK, ExpiresAt: s.ExpiresAt}
+	v := Value{Kind: ValueOK, ExpiresAt: s.ExpiresAt}
 	if verify {
 		info.Check = o.check(ctx, s)
 		v.Checked, v.CheckErr = true, info.Check.err
@@ -174,11 +204,10 @@ func (o *Operator) check(ctx context.Context, s *clickwrap.Secret) *CheckInfo {
 		c.Endpoint = clickwrap.RedactURL(u)
 	}
 	c.err = o.Clickwrap.Check(ctx, s.APIEndpoint(), s.AccessToken)
-	var p interface{ Permanent() bool }
 	switch {
 	case c.err == nil:
 		c.Result = CheckAccepted
-	case errors.As(c.err, &p) && p.Permanent():
+	case rotation.IsPermanent(c.err):
 		c.Result = CheckRejected
 		c.Detail = c.err.Error()
 	default:
@@ -238,6 +267,17 @@ func versionInfos(desc *secretsmanager.DescribeSecretOutput, listed []types.Secr
 		return strings.Compare(a.VersionID, b.VersionID)
 	})
 	return out
+}
+
+// VersionWithStage returns the version that holds stage in DescribeSecret's
+// VersionIdsToStages, or "".
+func VersionWithStage(versionIDsToStages map[string][]string, stage string) string {
+	for id, stages := range versionIDsToStages {
+		if slices.Contains(stages, stage) {
+			return id
+		}
+	}
+	return ""
 }
 
 // sortStages puts the rotation labels first, in rotation order.

@@ -31,14 +31,14 @@ var (
 // whatever configuration is stored: that is for whoever owns the
 // configuration), or a malformed AWSCURRENT value (createSecret would refuse
 // it and leave AWSPENDING stuck).
-func RotationBlocker(d rotation.Diagnosis) (rotation.Finding, bool) {
+func RotationBlocker(d Diagnosis) (Finding, bool) {
 	for _, f := range d.Findings() {
 		switch f.State {
-		case rotation.StateStuck, rotation.StateInProgress, rotation.StateNotEnabled, rotation.StateMalformed:
+		case StateStuck, StateInProgress, StateNotEnabled, StateMalformed:
 			return f, true
 		}
 	}
-	return rotation.Finding{}, false
+	return Finding{}, false
 }
 
 // StartRotation calls RotateSecret with the rotation configuration the
@@ -195,7 +195,7 @@ func (o *Operator) Wait(ctx context.Context, arn, version string, opts WaitOptio
 			return last, fmt.Errorf("following the rotation: %w", err)
 		}
 		stages := desc.VersionIdsToStages[version]
-		holder := rotation.VersionWithStage(desc.VersionIdsToStages, rotation.StagePending)
+		holder := VersionWithStage(desc.VersionIdsToStages, rotation.StagePending)
 		p := Progress{Phase: last.Phase, Detail: last.Detail}
 		switch {
 		case slices.Contains(stages, rotation.StageCurrent) && !slices.Contains(stages, rotation.StagePending):
@@ -210,16 +210,19 @@ func (o *Operator) Wait(ctx context.Context, arn, version string, opts WaitOptio
 			}
 			return emit(Progress{Phase: PhaseAbandoned, Detail: detail}), nil
 		case pending == nil && readable:
-			s, err := o.pendingValue(wctx, arn, version)
-			var unusable *unusableError
+			s, err := o.readSecret(wctx, arn, version, rotation.StagePending)
+			if err == nil && s.AccessToken == "" {
+				err = &malformedError{clickwrap.ErrNoAccessToken}
+			}
+			var bad *malformedError
 			switch {
-			case errors.As(err, &unusable):
-				return emit(Progress{Phase: PhaseCannotPass, Detail: fmt.Sprintf("the pending value is malformed (%v): testSecret can never pass", unusable.err)}), nil
-			case err != nil:
+			case errors.As(err, &bad):
+				return emit(Progress{Phase: PhaseCannotPass, Detail: fmt.Sprintf("the pending value is malformed (%v): testSecret can never pass", bad.err)}), nil
+			case err != nil && !notFound(err):
 				// Without the value, follow the stages alone.
 				readable = false
 				p = Progress{Phase: last.Phase, Detail: fmt.Sprintf("version %s is AWSPENDING; its value cannot be read (%v), so only its stages are followed", version, err)}
-			case s != nil:
+			case err == nil:
 				pending, createdAt = s, time.Now()
 				p = Progress{Phase: PhaseCreated, Detail: "createSecret stored the new value; waiting for testSecret and finishSecret"}
 			case first:
@@ -227,13 +230,11 @@ func (o *Operator) Wait(ctx context.Context, arn, version string, opts WaitOptio
 			case time.Since(start) >= stalled(opts.Interval):
 				p = Progress{Phase: PhaseStarted, Slow: true, Detail: fmt.Sprintf("version %s still has no value after %s, though createSecret takes seconds: "+
 					"if it failed (wrong client_id or client_secret, no route to Clickwrap), the rotation function's logs say why",
-					version, rotation.ShortDuration(time.Since(start)))}
+					version, ShortDuration(time.Since(start)))}
 			}
 		case pending != nil && time.Since(createdAt) >= opts.CheckEvery && time.Since(checkedAt) >= opts.CheckEvery:
 			checkedAt = time.Now()
-			err := o.Clickwrap.Check(wctx, pending.APIEndpoint(), pending.AccessToken)
-			var perm interface{ Permanent() bool }
-			if errors.As(err, &perm) && perm.Permanent() {
+			if err := o.Clickwrap.Check(wctx, pending.APIEndpoint(), pending.AccessToken); rotation.IsPermanent(err) {
 				return emit(Progress{Phase: PhaseCannotPass, Detail: fmt.Sprintf("Clickwrap rejects the pending token (%v): testSecret can never pass", err)}), nil
 			}
 		}
@@ -266,37 +267,6 @@ func atDeadline(version string, seen Phase, timeout time.Duration) Progress {
 	return Progress{
 		Phase: PhaseTimedOut,
 		Detail: fmt.Sprintf("not finished after %s: version %s is still AWSPENDING and not AWSCURRENT (last seen: %s)",
-			rotation.ShortDuration(timeout), version, seen),
+			ShortDuration(timeout), version, seen),
 	}
-}
-
-// unusableError is a stored pending value that can never pass testSecret.
-type unusableError struct{ err error }
-
-func (e *unusableError) Error() string { return e.err.Error() }
-
-// pendingValue reads the pending version's value: nil and no error while it
-// has none, an *unusableError when the stored value is malformed or holds no
-// token, another error when it cannot be read.
-func (o *Operator) pendingValue(ctx context.Context, arn, version string) (*clickwrap.Secret, error) {
-	out, err := o.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(arn), VersionId: aws.String(version), VersionStage: aws.String(rotation.StagePending),
-	})
-	var nf *types.ResourceNotFoundException
-	switch {
-	case errors.As(err, &nf):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	case out.SecretString == nil:
-		return nil, &unusableError{errors.New("no SecretString")}
-	}
-	s, err := clickwrap.ParseSecret(*out.SecretString)
-	if err != nil {
-		return nil, &unusableError{err}
-	}
-	if s.AccessToken == "" {
-		return nil, &unusableError{errors.New(`secret field "access_token" is missing or empty`)}
-	}
-	return s, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -46,12 +45,12 @@ func (o *Operator) PlanUnstick(ctx context.Context, secretID string, stuckAfter 
 			"It blocks nothing, and AWSPENDING is only removed from a version that is not AWSCURRENT.", d.CurrentVersion)
 	case d.PendingVersion == "":
 		plan.Refusal = "Nothing is stuck: no version has AWSPENDING."
-	case d.Has(rotation.StateStuck):
+	case d.Has(StateStuck):
 		plan.Command = rotation.RemovePendingCommand(r.Secret.ARN, d.PendingVersion)
 	default:
 		msg := "Not stuck (yet): a rotation may still be running."
 		for _, f := range d.Findings() {
-			if f.State == rotation.StateInProgress {
+			if f.State == StateInProgress {
 				msg = f.Message
 			}
 		}
@@ -98,10 +97,4 @@ func (o *Operator) Unstick(ctx context.Context, plan *UnstickPlan) ([]VersionInf
 	}
 	versions, _ := o.listVersions(ctx, arn)
 	return versionInfos(after, versions), nil
-}
-
-// WriteVersions prints versions as the status report does.
-func WriteVersions(w io.Writer, versions []VersionInfo, now time.Time) {
-	r := &Report{Versions: versions, CheckedAt: now}
-	r.writeVersions(w)
 }

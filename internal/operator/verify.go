@@ -6,8 +6,6 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
@@ -49,31 +47,23 @@ func (o *Operator) Verify(ctx context.Context, secretID, stage string) (*VerifyR
 		return nil, err
 	}
 	r := &VerifyResult{Name: aws.ToString(desc.Name), ARN: aws.ToString(desc.ARN), Stage: stage}
-	r.VersionID = rotation.VersionWithStage(desc.VersionIdsToStages, stage)
+	r.VersionID = VersionWithStage(desc.VersionIdsToStages, stage)
 	if r.VersionID == "" {
 		r.Outcome, r.Detail = VerifyNoToken, fmt.Sprintf("no version of the secret has the stage %s", stage)
 		return r, nil
 	}
-	out, err := o.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(r.ARN), VersionId: aws.String(r.VersionID), VersionStage: aws.String(stage),
-	})
-	var nf *types.ResourceNotFoundException
+	s, err := o.readSecret(ctx, r.ARN, r.VersionID, stage)
+	var bad *malformedError
 	switch {
-	case errors.As(err, &nf):
+	case notFound(err):
 		r.Outcome, r.Detail = VerifyNoToken, fmt.Sprintf("version %s has no value yet", r.VersionID)
+		return r, nil
+	case errors.As(err, &bad):
+		r.Outcome, r.Detail = VerifyNoToken, bad.Error()
 		return r, nil
 	case err != nil:
 		return nil, fmt.Errorf("reading the %s value: %w", stage, err)
-	case out.SecretString == nil:
-		r.Outcome, r.Detail = VerifyNoToken, "the version has no SecretString (binary secrets are not supported)"
-		return r, nil
-	}
-	s, err := clickwrap.ParseSecret(*out.SecretString)
-	if err != nil {
-		r.Outcome, r.Detail = VerifyNoToken, err.Error()
-		return r, nil
-	}
-	if s.AccessToken == "" {
+	case s.AccessToken == "":
 		r.Outcome, r.Detail = VerifyNoToken, fmt.Sprintf("the %s value has no access_token yet: rotate to mint one", stage)
 		return r, nil
 	}

@@ -1,8 +1,7 @@
-package rotation
+package operator
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
 // State is the condition [Diagnose] finds a rotated secret in. Its value is
@@ -65,29 +66,9 @@ var severity = []State{
 // longest timeout is 15 minutes.
 const DefaultStuckAfter = 15 * time.Minute
 
-// ValueKind says what the caller found in a version's value.
-type ValueKind int
-
-const (
-	// ValueNotRead: the caller did not read the value. Nothing is concluded
-	// from it.
-	ValueNotRead ValueKind = iota
-	// ValueUnreadable: reading the value failed (Value.Err says why).
-	ValueUnreadable
-	// ValueAbsent: the version has no value yet: a pending version before
-	// createSecret stored one.
-	ValueAbsent
-	// ValueMalformed: the value is not a usable secret (Value.Err names the
-	// field, never its value).
-	ValueMalformed
-	// ValueNoCredential: the value is well formed but holds no credential.
-	ValueNoCredential
-	// ValueOK: the value holds a credential.
-	ValueOK
-)
-
 // Value is what the caller learned about the value of one version, in terms
-// of the credential it holds. The zero Value means nothing is known.
+// of the credential it holds. The zero Value (Kind [ValueNotRead]) means
+// nothing is known.
 type Value struct {
 	Kind ValueKind
 	// Err says why the value is unreadable or malformed.
@@ -95,10 +76,9 @@ type Value struct {
 	// ExpiresAt is when the credential expires; zero when not known.
 	ExpiresAt time.Time
 	// Checked reports that the credential was proved against its service,
-	// with CheckErr as the outcome. A CheckErr with a method
-	// Permanent() bool returning true (a 401 or 403, see
-	// [CredentialService]) means the service rejects the credential; any
-	// other error means the check could not be made.
+	// with CheckErr as the outcome. A CheckErr that is permanent
+	// ([rotation.IsPermanent]: a 401 or 403) means the service rejects the
+	// credential; any other error means the check could not be made.
 	Checked  bool
 	CheckErr error
 }
@@ -156,30 +136,10 @@ func (d Diagnosis) Has(s State) bool {
 	return slices.ContainsFunc(d.Findings(), func(f Finding) bool { return f.State == s })
 }
 
-// RemovePendingCommand is the AWS CLI command that removes AWSPENDING from
-// version of the secret arn: the fix for a stuck rotation. It is the command
-// the rotation's own error names when a pending version can never pass and
-// the label stays on it.
-func RemovePendingCommand(arn, version string) string {
-	return fmt.Sprintf("aws secretsmanager update-secret-version-stage --secret-id %s --version-stage %s --remove-from-version-id %s",
-		arn, StagePending, version)
-}
-
 // rotateNowCommand starts a rotation with the rotation configuration the
 // secret already has.
 func rotateNowCommand(arn string) string {
 	return "aws secretsmanager rotate-secret --secret-id " + arn
-}
-
-// VersionWithStage returns the version that holds stage in DescribeSecret's
-// VersionIdsToStages, or "".
-func VersionWithStage(versionIDsToStages map[string][]string, stage string) string {
-	for id, stages := range versionIDsToStages {
-		if slices.Contains(stages, stage) {
-			return id
-		}
-	}
-	return ""
 }
 
 // Diagnose says in plain words what state a rotated secret is in and what to
@@ -208,10 +168,10 @@ func Diagnose(f Facts) Diagnosis {
 	if arn == "" {
 		arn = aws.ToString(sec.Name)
 	}
-	d := Diagnosis{CurrentVersion: VersionWithStage(sec.VersionIdsToStages, StageCurrent)}
+	d := Diagnosis{CurrentVersion: VersionWithStage(sec.VersionIdsToStages, rotation.StageCurrent)}
 	var found []Finding
 
-	if p := VersionWithStage(sec.VersionIdsToStages, StagePending); p != "" && p != d.CurrentVersion {
+	if p := VersionWithStage(sec.VersionIdsToStages, rotation.StagePending); p != "" && p != d.CurrentVersion {
 		d.PendingVersion = p
 		d.PendingSince = created(f.Versions, p)
 		found = append(found, pendingFinding(arn, p, d.PendingSince, sec.LastChangedDate, f.Pending, now, stuckAfter))
@@ -255,13 +215,13 @@ func pendingFinding(arn, version string, since time.Time, lastChanged *time.Time
 	}
 	where += ", which is not AWSCURRENT"
 	blocked := `Until the label is removed, every rotation of this secret fails with "A previous rotation isn't complete".`
-	fix := RemovePendingCommand(arn, version)
+	fix := rotation.RemovePendingCommand(arn, version)
 
 	var never string
 	switch {
 	case v.Kind == ValueMalformed:
 		never = fmt.Sprintf("its value is malformed (%v)", v.Err)
-	case v.Checked && permanent(v.CheckErr):
+	case v.Checked && rotation.IsPermanent(v.CheckErr):
 		never = fmt.Sprintf("the service rejects its credential (%v)", v.CheckErr)
 	}
 	if never != "" {
@@ -276,7 +236,7 @@ func pendingFinding(arn, version string, since time.Time, lastChanged *time.Time
 
 	if ageFrom.IsZero() || now.Sub(ageFrom) < stuckAfter {
 		msg := fmt.Sprintf("A rotation is in progress: %s yet.", where)
-		if v.Kind == ValueAbsent {
+		if v.Kind == ValueNoValue {
 			msg += " createSecret has not stored its value yet."
 		}
 		if !ageFrom.IsZero() {
@@ -291,7 +251,7 @@ func pendingFinding(arn, version string, since time.Time, lastChanged *time.Time
 	}
 	msg += " " + blocked
 	switch {
-	case v.Kind == ValueAbsent:
+	case v.Kind == ValueNoValue:
 		msg += " createSecret never stored a value: the function failed before or while making the new credential " +
 			"(wrong client credentials, no route to the service: its logs say why)."
 	case v.Kind == ValueOK && v.Checked && v.CheckErr == nil:
@@ -313,7 +273,7 @@ func currentFindings(arn, version string, sec *secretsmanager.DescribeSecretOutp
 	switch v.Kind {
 	case ValueUnreadable:
 		return []Finding{{State: StateCheckFailed, Message: fmt.Sprintf("Could not read the AWSCURRENT value: %v", v.Err)}}
-	case ValueAbsent:
+	case ValueNoValue:
 		return []Finding{{State: StateMalformed, Message: fmt.Sprintf("The AWSCURRENT version %s has no value.", version), Fix: putValueCommand(arn)}}
 	case ValueMalformed:
 		return []Finding{{
@@ -322,7 +282,7 @@ func currentFindings(arn, version string, sec *secretsmanager.DescribeSecretOutp
 				"(createSecret refuses it before minting anything): store a corrected value.", version, v.Err),
 			Fix: putValueCommand(arn),
 		}}
-	case ValueNoCredential:
+	case ValueNoToken:
 		return []Finding{{
 			State:   StateNoCredential,
 			Message: "AWSCURRENT holds no credential yet, as a first secret does before its first rotation: rotate to make one.",
@@ -338,7 +298,7 @@ func currentFindings(arn, version string, sec *secretsmanager.DescribeSecretOutp
 		msg := fmt.Sprintf("The credential in AWSCURRENT expired at %s (%s ago): applications using it are refused. Rotate now, then make the schedule shorter than the credential's lifetime.",
 			stamp(v.ExpiresAt), ShortDuration(now.Sub(v.ExpiresAt)))
 		out = append(out, Finding{State: StateExpired, Message: msg, Fix: rotateNow})
-	case v.Checked && permanent(v.CheckErr):
+	case v.Checked && rotation.IsPermanent(v.CheckErr):
 		out = append(out, Finding{
 			State:   StateRejected,
 			Message: fmt.Sprintf("The service rejects the credential in AWSCURRENT (%v): applications using it are refused. Rotate now to replace it.", v.CheckErr),
@@ -425,7 +385,7 @@ func healthyMessage(sec *secretsmanager.DescribeSecretOutput, v Value, version s
 		}
 		b.WriteString(".")
 	}
-	if p := VersionWithStage(sec.VersionIdsToStages, StagePending); p != "" && p == version {
+	if p := VersionWithStage(sec.VersionIdsToStages, rotation.StagePending); p != "" && p == version {
 		b.WriteString(" AWSPENDING is also on the AWSCURRENT version, as a finished rotation may leave it; it blocks nothing.")
 	}
 	return b.String()
@@ -466,16 +426,11 @@ func created(versions []types.SecretVersionsListEntry, id string) time.Time {
 	return time.Time{}
 }
 
-func permanent(err error) bool {
-	var p interface{ Permanent() bool }
-	return errors.As(err, &p) && p.Permanent()
-}
-
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // ShortDuration formats a duration coarsely, in its two largest units, the
-// way the diagnosis messages do: "29d23h", "2h5m", "15m", "4m10s", "12s",
-// "350ms". Negative durations count as zero.
+// way the diagnosis messages and the progress of a wait do: "29d23h",
+// "2h5m", "15m", "4m10s", "12s", "350ms". Negative durations count as zero.
 func ShortDuration(d time.Duration) string {
 	d = max(d, 0)
 	if d < time.Second {

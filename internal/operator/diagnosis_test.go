@@ -1,4 +1,4 @@
-package rotation_test
+package operator_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
@@ -29,8 +30,8 @@ var diagNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // diagFacts is a healthy secret: rotation every 30 days, rotated a day ago,
 // AWSCURRENT holding a token of unknown expiry.
-func diagFacts() rotation.Facts {
-	return rotation.Facts{
+func diagFacts() operator.Facts {
+	return operator.Facts{
 		Secret: &secretsmanager.DescribeSecretOutput{
 			ARN:               aws.String(diagARN),
 			Name:              aws.String("clickwrap/api-token"),
@@ -49,13 +50,13 @@ func diagFacts() rotation.Facts {
 			{VersionId: aws.String(diagCur), CreatedDate: aws.Time(diagNow.Add(-24 * time.Hour))},
 			{VersionId: aws.String(diagPrev), CreatedDate: aws.Time(diagNow.Add(-31 * 24 * time.Hour))},
 		},
-		Current: rotation.Value{Kind: rotation.ValueOK},
+		Current: operator.Value{Kind: operator.ValueOK},
 		Now:     diagNow,
 	}
 }
 
 // withPending adds a version holding AWSPENDING, created ago.
-func withPending(f *rotation.Facts, ago time.Duration, v rotation.Value) {
+func withPending(f *operator.Facts, ago time.Duration, v operator.Value) {
 	f.Secret.VersionIdsToStages[diagPend] = []string{"AWSPENDING"}
 	f.Versions = append(f.Versions, types.SecretVersionsListEntry{VersionId: aws.String(diagPend), CreatedDate: aws.Time(diagNow.Add(-ago))})
 	f.Secret.LastChangedDate = aws.Time(diagNow.Add(-ago))
@@ -74,117 +75,117 @@ func TestDiagnose(t *testing.T) {
 	rotateNow := "aws secretsmanager rotate-secret --secret-id " + diagARN
 	tests := []struct {
 		name  string
-		facts func(f *rotation.Facts)
-		state rotation.State
-		more  []rotation.State
+		facts func(f *operator.Facts)
+		state operator.State
+		more  []operator.State
 		fix   string
 		words []string // in the message
 	}{
-		{"healthy", func(*rotation.Facts) {}, rotation.StateHealthy, nil, "", []string{"Healthy", "on or before 2026-06-30T12:00:00Z"}},
-		{"healthy, verified, expiring after the next rotation", func(f *rotation.Facts) {
-			f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, ExpiresAt: diagNow.Add(40 * 24 * time.Hour)}
-		}, rotation.StateHealthy, nil, "", []string{"accepted just now", "expiring at 2026-07-11T12:00:00Z (in 40d)"}},
-		{"AWSPENDING left on AWSCURRENT", func(f *rotation.Facts) {
+		{"healthy", func(*operator.Facts) {}, operator.StateHealthy, nil, "", []string{"Healthy", "on or before 2026-06-30T12:00:00Z"}},
+		{"healthy, verified, expiring after the next rotation", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueOK, Checked: true, ExpiresAt: diagNow.Add(40 * 24 * time.Hour)}
+		}, operator.StateHealthy, nil, "", []string{"accepted just now", "expiring at 2026-07-11T12:00:00Z (in 40d)"}},
+		{"AWSPENDING left on AWSCURRENT", func(f *operator.Facts) {
 			f.Secret.VersionIdsToStages[diagCur] = []string{"AWSCURRENT", "AWSPENDING"}
-		}, rotation.StateHealthy, nil, "", []string{"AWSPENDING is also on the AWSCURRENT version", "blocks nothing"}},
+		}, operator.StateHealthy, nil, "", []string{"AWSPENDING is also on the AWSCURRENT version", "blocks nothing"}},
 
-		{"in progress, no value yet", func(f *rotation.Facts) {
-			withPending(f, time.Minute, rotation.Value{Kind: rotation.ValueAbsent})
-		}, rotation.StateInProgress, nil, "", []string{"in progress", diagPend, "(1m ago)", "has not stored its value yet", "still pending at 2026-06-01T12:14:00Z"}},
-		{"in progress, token works", func(f *rotation.Facts) {
-			withPending(f, 5*time.Second, rotation.Value{Kind: rotation.ValueOK, Checked: true})
-		}, rotation.StateInProgress, nil, "", []string{"in progress"}},
-		{"in progress, check could not be made", func(f *rotation.Facts) {
-			withPending(f, 5*time.Second, rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: transient})
-		}, rotation.StateInProgress, nil, "", []string{"in progress"}},
-		{"stuck: old, never created", func(f *rotation.Facts) {
-			withPending(f, time.Hour, rotation.Value{Kind: rotation.ValueAbsent})
-		}, rotation.StateStuck, nil, removePending, []string{"stuck", "(1h ago)", "longer than a rotation takes (15m)", "createSecret never stored a value", "A previous rotation isn't complete"}},
-		{"stuck: old, token works", func(f *rotation.Facts) {
-			withPending(f, 2*time.Hour, rotation.Value{Kind: rotation.ValueOK, Checked: true})
-		}, rotation.StateStuck, nil, removePending, []string{"Its credential works", "reattempts a failed rotation on its own"}},
-		{"stuck at once: token rejected", func(f *rotation.Facts) {
-			withPending(f, 3*time.Second, rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: rejected})
-		}, rotation.StateStuck, nil, removePending, []string{"cannot recover", "rejects its credential", "HTTP 401", "immutable"}},
-		{"stuck at once: value malformed", func(f *rotation.Facts) {
-			withPending(f, 3*time.Second, rotation.Value{Kind: rotation.ValueMalformed, Err: malformed})
-		}, rotation.StateStuck, nil, removePending, []string{"its value is malformed", `"client_secret" is missing`}},
-		{"stuck after a custom StuckAfter", func(f *rotation.Facts) {
-			withPending(f, 2*time.Minute, rotation.Value{Kind: rotation.ValueAbsent})
+		{"in progress, no value yet", func(f *operator.Facts) {
+			withPending(f, time.Minute, operator.Value{Kind: operator.ValueNoValue})
+		}, operator.StateInProgress, nil, "", []string{"in progress", diagPend, "(1m ago)", "has not stored its value yet", "still pending at 2026-06-01T12:14:00Z"}},
+		{"in progress, token works", func(f *operator.Facts) {
+			withPending(f, 5*time.Second, operator.Value{Kind: operator.ValueOK, Checked: true})
+		}, operator.StateInProgress, nil, "", []string{"in progress"}},
+		{"in progress, check could not be made", func(f *operator.Facts) {
+			withPending(f, 5*time.Second, operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: transient})
+		}, operator.StateInProgress, nil, "", []string{"in progress"}},
+		{"stuck: old, never created", func(f *operator.Facts) {
+			withPending(f, time.Hour, operator.Value{Kind: operator.ValueNoValue})
+		}, operator.StateStuck, nil, removePending, []string{"stuck", "(1h ago)", "longer than a rotation takes (15m)", "createSecret never stored a value", "A previous rotation isn't complete"}},
+		{"stuck: old, token works", func(f *operator.Facts) {
+			withPending(f, 2*time.Hour, operator.Value{Kind: operator.ValueOK, Checked: true})
+		}, operator.StateStuck, nil, removePending, []string{"Its credential works", "reattempts a failed rotation on its own"}},
+		{"stuck at once: token rejected", func(f *operator.Facts) {
+			withPending(f, 3*time.Second, operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: rejected})
+		}, operator.StateStuck, nil, removePending, []string{"cannot recover", "rejects its credential", "HTTP 401", "immutable"}},
+		{"stuck at once: value malformed", func(f *operator.Facts) {
+			withPending(f, 3*time.Second, operator.Value{Kind: operator.ValueMalformed, Err: malformed})
+		}, operator.StateStuck, nil, removePending, []string{"its value is malformed", `"client_secret" is missing`}},
+		{"stuck after a custom StuckAfter", func(f *operator.Facts) {
+			withPending(f, 2*time.Minute, operator.Value{Kind: operator.ValueNoValue})
 			f.StuckAfter = time.Minute
-		}, rotation.StateStuck, nil, removePending, []string{"longer than a rotation takes (1m)"}},
-		{"no version dates: the last change dates it (old)", func(f *rotation.Facts) {
-			withPending(f, time.Hour, rotation.Value{Kind: rotation.ValueAbsent})
+		}, operator.StateStuck, nil, removePending, []string{"longer than a rotation takes (1m)"}},
+		{"no version dates: the last change dates it (old)", func(f *operator.Facts) {
+			withPending(f, time.Hour, operator.Value{Kind: operator.ValueNoValue})
 			f.Versions = nil
-		}, rotation.StateStuck, nil, removePending, nil},
-		{"no version dates: the last change dates it (recent)", func(f *rotation.Facts) {
-			withPending(f, time.Minute, rotation.Value{Kind: rotation.ValueAbsent})
+		}, operator.StateStuck, nil, removePending, nil},
+		{"no version dates: the last change dates it (recent)", func(f *operator.Facts) {
+			withPending(f, time.Minute, operator.Value{Kind: operator.ValueNoValue})
 			f.Versions = nil
-		}, rotation.StateInProgress, nil, "", nil},
-		{"no dates at all: not called stuck", func(f *rotation.Facts) {
-			withPending(f, time.Hour, rotation.Value{Kind: rotation.ValueAbsent})
+		}, operator.StateInProgress, nil, "", nil},
+		{"no dates at all: not called stuck", func(f *operator.Facts) {
+			withPending(f, time.Hour, operator.Value{Kind: operator.ValueNoValue})
 			f.Versions, f.Secret.LastChangedDate = nil, nil
-		}, rotation.StateInProgress, nil, "", nil},
+		}, operator.StateInProgress, nil, "", nil},
 
-		{"rotation not enabled, configuration kept", func(f *rotation.Facts) {
+		{"rotation not enabled, configuration kept", func(f *operator.Facts) {
 			f.Secret.RotationEnabled = aws.Bool(false)
-		}, rotation.StateNotEnabled, nil,
+		}, operator.StateNotEnabled, nil,
 			"aws secretsmanager rotate-secret --secret-id " + diagARN + " --rotation-lambda-arn " + diagLambda + ` --rotation-rules '{"Duration":"3h","ScheduleExpression":"rate(30 days)"}'`,
 			[]string{"not enabled"}},
-		{"rotation never configured, no token yet", func(f *rotation.Facts) {
+		{"rotation never configured, no token yet", func(f *operator.Facts) {
 			f.Secret.RotationEnabled, f.Secret.RotationLambdaARN, f.Secret.RotationRules, f.Secret.NextRotationDate = nil, nil, nil, nil
-			f.Current = rotation.Value{Kind: rotation.ValueNoCredential}
-		}, rotation.StateNotEnabled, []rotation.State{rotation.StateNoCredential},
+			f.Current = operator.Value{Kind: operator.ValueNoToken}
+		}, operator.StateNotEnabled, []operator.State{operator.StateNoCredential},
 			"aws secretsmanager rotate-secret --secret-id " + diagARN + ` --rotation-lambda-arn FUNCTION_ARN --rotation-rules '{"ScheduleExpression":"rate(30 days)"}'`,
 			nil},
-		{"malformed", func(f *rotation.Facts) {
-			f.Current = rotation.Value{Kind: rotation.ValueMalformed, Err: malformed}
-		}, rotation.StateMalformed, nil, "aws secretsmanager put-secret-value --secret-id " + diagARN + " --secret-string file://corrected-secret.json",
+		{"malformed", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueMalformed, Err: malformed}
+		}, operator.StateMalformed, nil, "aws secretsmanager put-secret-value --secret-id " + diagARN + " --secret-string file://corrected-secret.json",
 			[]string{`secret field "client_secret" is missing or empty`, "createSecret refuses it"}},
-		{"unreadable", func(f *rotation.Facts) {
-			f.Current = rotation.Value{Kind: rotation.ValueUnreadable, Err: errors.New("AccessDeniedException: not allowed")}
-		}, rotation.StateCheckFailed, nil, "", []string{"Could not read the AWSCURRENT value", "AccessDenied"}},
-		{"no credential yet", func(f *rotation.Facts) {
-			f.Current = rotation.Value{Kind: rotation.ValueNoCredential}
-		}, rotation.StateNoCredential, nil, rotateNow, []string{"no credential yet"}},
-		{"rejected", func(f *rotation.Facts) {
-			f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: rejected}
-		}, rotation.StateRejected, nil, rotateNow, []string{"rejects the credential in AWSCURRENT", "HTTP 401"}},
-		{"check could not be made", func(f *rotation.Facts) {
-			f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: transient}
-		}, rotation.StateCheckFailed, nil, "", []string{"Could not check", "HTTP 503"}},
-		{"expired", func(f *rotation.Facts) {
-			f.Current = rotation.Value{Kind: rotation.ValueOK, ExpiresAt: diagNow.Add(-time.Hour)}
-		}, rotation.StateExpired, nil, rotateNow, []string{"expired at 2026-06-01T11:00:00Z (1h ago)"}},
-		{"expires before the next rotation", func(f *rotation.Facts) {
-			f.Current = rotation.Value{Kind: rotation.ValueOK, ExpiresAt: diagNow.Add(-24 * time.Hour).Add(10 * 24 * time.Hour)}
-		}, rotation.StateExpiresBeforeRotation, nil,
+		{"unreadable", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueUnreadable, Err: errors.New("AccessDeniedException: not allowed")}
+		}, operator.StateCheckFailed, nil, "", []string{"Could not read the AWSCURRENT value", "AccessDenied"}},
+		{"no credential yet", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueNoToken}
+		}, operator.StateNoCredential, nil, rotateNow, []string{"no credential yet"}},
+		{"rejected", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: rejected}
+		}, operator.StateRejected, nil, rotateNow, []string{"rejects the credential in AWSCURRENT", "HTTP 401"}},
+		{"check could not be made", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: transient}
+		}, operator.StateCheckFailed, nil, "", []string{"Could not check", "HTTP 503"}},
+		{"expired", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueOK, ExpiresAt: diagNow.Add(-time.Hour)}
+		}, operator.StateExpired, nil, rotateNow, []string{"expired at 2026-06-01T11:00:00Z (1h ago)"}},
+		{"expires before the next rotation", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueOK, ExpiresAt: diagNow.Add(-24 * time.Hour).Add(10 * 24 * time.Hour)}
+		}, operator.StateExpiresBeforeRotation, nil,
 			"aws secretsmanager rotate-secret --secret-id " + diagARN + ` --rotation-rules '{"ScheduleExpression":"rate(8 days)"}'`,
 			[]string{"expires at 2026-06-10T12:00:00Z (in 9d)", "lives about 10d", "rate(8 days)"}},
-		{"expires before the next rotation, no schedule short enough", func(f *rotation.Facts) {
-			f.Current = rotation.Value{Kind: rotation.ValueOK, ExpiresAt: diagNow.Add(time.Hour)}
+		{"expires before the next rotation, no schedule short enough", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueOK, ExpiresAt: diagNow.Add(time.Hour)}
 			f.Versions[0].CreatedDate = aws.Time(diagNow)
-		}, rotation.StateExpiresBeforeRotation, nil, rotateNow, []string{"lives about 1h", "shortest schedule"}},
+		}, operator.StateExpiresBeforeRotation, nil, rotateNow, []string{"lives about 1h", "shortest schedule"}},
 
-		{"stuck comes first", func(f *rotation.Facts) {
-			withPending(f, time.Hour, rotation.Value{Kind: rotation.ValueAbsent})
-			f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: rejected}
-		}, rotation.StateStuck, []rotation.State{rotation.StateRejected}, removePending, nil},
-		{"a failing check does not hide an in-progress rotation", func(f *rotation.Facts) {
-			withPending(f, time.Second, rotation.Value{Kind: rotation.ValueAbsent})
-			f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: transient}
-		}, rotation.StateCheckFailed, []rotation.State{rotation.StateInProgress}, "", nil},
+		{"stuck comes first", func(f *operator.Facts) {
+			withPending(f, time.Hour, operator.Value{Kind: operator.ValueNoValue})
+			f.Current = operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: rejected}
+		}, operator.StateStuck, []operator.State{operator.StateRejected}, removePending, nil},
+		{"a failing check does not hide an in-progress rotation", func(f *operator.Facts) {
+			withPending(f, time.Second, operator.Value{Kind: operator.ValueNoValue})
+			f.Current = operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: transient}
+		}, operator.StateCheckFailed, []operator.State{operator.StateInProgress}, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := diagFacts()
 			tt.facts(&f)
-			d := rotation.Diagnose(f)
+			d := operator.Diagnose(f)
 			if d.State != tt.state {
 				t.Fatalf("state %s, want %s: %s", d.State, tt.state, d.Message)
 			}
-			var more []rotation.State
+			var more []operator.State
 			for _, m := range d.More {
 				more = append(more, m.State)
 			}
@@ -209,7 +210,7 @@ func TestDiagnose(t *testing.T) {
 	}
 }
 
-func stateNames(s []rotation.State) []string {
+func stateNames(s []operator.State) []string {
 	out := make([]string, len(s))
 	for i, st := range s {
 		out[i] = string(st)
@@ -220,7 +221,7 @@ func stateNames(s []rotation.State) []string {
 // TestDiagnoseWithoutFacts: a caller that knows nothing gets no panic.
 func TestDiagnoseWithoutFacts(t *testing.T) {
 	t.Parallel()
-	if d := rotation.Diagnose(rotation.Facts{}); d.State != rotation.StateNotEnabled {
+	if d := operator.Diagnose(operator.Facts{}); d.State != operator.StateNotEnabled {
 		t.Errorf("state %s", d.State)
 	}
 }
@@ -230,9 +231,9 @@ func TestDiagnoseWithoutFacts(t *testing.T) {
 func TestDiagnosisJSON(t *testing.T) {
 	t.Parallel()
 	f := diagFacts()
-	withPending(&f, time.Hour, rotation.Value{Kind: rotation.ValueAbsent})
-	f.Current = rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: rejected}
-	b, err := json.Marshal(rotation.Diagnose(f))
+	withPending(&f, time.Hour, operator.Value{Kind: operator.ValueNoValue})
+	f.Current = operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: rejected}
+	b, err := json.Marshal(operator.Diagnose(f))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func TestDiagnosisJSON(t *testing.T) {
 		got.CurrentVersion != diagCur || got.PendingVersion != diagPend || !got.PendingSince.Equal(diagNow.Add(-time.Hour)) {
 		t.Errorf("%s", b)
 	}
-	b, _ = json.Marshal(rotation.Diagnose(diagFacts()))
+	b, _ = json.Marshal(operator.Diagnose(diagFacts()))
 	if strings.Contains(string(b), "pending") || strings.Contains(string(b), "more") || strings.Contains(string(b), "fix") {
 		t.Errorf("empty fields not left out: %s", b)
 	}
@@ -275,7 +276,7 @@ func TestSuggestSchedule(t *testing.T) {
 		{5000 * 24 * time.Hour, "rate(1000 days)"},
 	}
 	for _, tt := range tests {
-		got, ok := rotation.SuggestSchedule(tt.lifetime)
+		got, ok := operator.SuggestSchedule(tt.lifetime)
 		if got != tt.want || ok != (tt.want != "") {
 			t.Errorf("SuggestSchedule(%v) = %q, %v; want %q", tt.lifetime, got, ok, tt.want)
 		}
@@ -300,7 +301,7 @@ func TestShortDuration(t *testing.T) {
 		{48 * time.Hour, "2d"},
 	}
 	for _, tt := range tests {
-		if got := rotation.ShortDuration(tt.d); got != tt.want {
+		if got := operator.ShortDuration(tt.d); got != tt.want {
 			t.Errorf("ShortDuration(%v) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
@@ -355,7 +356,7 @@ func TestRemovePendingCommandIsTheRotatorsFix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := rotation.VersionWithStage(desc.VersionIdsToStages, "AWSPENDING"); got != v {
+	if got := operator.VersionWithStage(desc.VersionIdsToStages, "AWSPENDING"); got != v {
 		t.Fatalf("AWSPENDING on %q, want %q", got, v)
 	}
 	pendingValue, _ := sm.Value(arn, v)
@@ -363,13 +364,13 @@ func TestRemovePendingCommandIsTheRotatorsFix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := rotation.Diagnose(rotation.Facts{
+	d := operator.Diagnose(operator.Facts{
 		Secret:   desc,
 		Versions: versions.Versions,
-		Current:  rotation.Value{Kind: rotation.ValueNoCredential},
-		Pending:  rotation.Value{Kind: rotation.ValueOK, Checked: true, CheckErr: client.Check(ctx, ps.APIEndpoint(), ps.AccessToken)},
+		Current:  operator.Value{Kind: operator.ValueNoToken},
+		Pending:  operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: client.Check(ctx, ps.APIEndpoint(), ps.AccessToken)},
 	})
-	if d.State != rotation.StateStuck || d.Fix != rotation.RemovePendingCommand(arn, v) || d.PendingVersion != v || d.PendingSince.IsZero() {
+	if d.State != operator.StateStuck || d.Fix != rotation.RemovePendingCommand(arn, v) || d.PendingVersion != v || d.PendingSince.IsZero() {
 		t.Errorf("diagnosis %+v", d)
 	}
 	if strings.Contains(d.Message, ps.AccessToken) || strings.Contains(d.Message, "diag-client-secret") {
