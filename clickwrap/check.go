@@ -10,8 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
 // The Bearer check is the cheapest authenticated read the API documents:
@@ -26,22 +24,6 @@ const (
 
 // checkQuery is the query of the Bearer check.
 var checkQuery = url.Values{"per_page": {"1"}, "no_count": {"true"}, "lean": {"true"}}
-
-// ErrNoAccessToken is what [Client.Check] and [Client.Verify] return for a
-// secret that holds no access_token yet: a first secret, before its first
-// rotation mints one. It wraps rotation.ErrNoCredential (so the rotation's
-// configuration test of such a secret is not reported as a broken rotation)
-// and is permanent for the value that holds it.
-var ErrNoAccessToken error = noAccessTokenError{}
-
-type noAccessTokenError struct{}
-
-func (noAccessTokenError) Error() string {
-	return `secret field "access_token" is absent or empty: the secret holds no token yet; the first rotation mints one`
-}
-
-func (noAccessTokenError) Unwrap() error   { return rotation.ErrNoCredential }
-func (noAccessTokenError) Permanent() bool { return true }
 
 // CheckURL returns the URL of the Bearer check for the REST API base
 // apiURL: the path "sites" joined to apiURL's path as a URL path

@@ -5,8 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -82,18 +80,6 @@ type Token struct {
 	TokenType string
 	// ExpiresAt is zero when the endpoint returned no expires_in.
 	ExpiresAt time.Time
-}
-
-// Format prints the token with its value redacted, whatever the verb.
-func (t Token) Format(f fmt.State, _ rune) {
-	io.WriteString(f, "clickwrap.Token"+t.redacted())
-}
-
-// LogValue redacts the token in log/slog output.
-func (t Token) LogValue() slog.Value { return slog.StringValue(t.redacted()) }
-
-func (t Token) redacted() string {
-	return fmt.Sprintf("{access_token:%s token_type:%s expires_at:%v}", presence(t.AccessToken), t.TokenType, t.ExpiresAt)
 }
 
 // Mint obtains a new access token for the secret's API application with the
@@ -328,53 +314,4 @@ func (t userAgentTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	r := req.Clone(req.Context())
 	r.Header.Set("User-Agent", t.ua)
 	return t.base.RoundTrip(r)
-}
-
-// NewPending is the createSecret half of rotation: it parses the current
-// SecretString, mints a new token with its client credentials, and returns
-// the new SecretString, which keeps every other field of the current one.
-// Nothing is minted when the current secret is malformed.
-func (c *Client) NewPending(ctx context.Context, current string) (string, error) {
-	s, err := ParseSecret(current)
-	if err != nil {
-		return "", err
-	}
-	tok, err := c.Mint(ctx, s)
-	if err != nil {
-		return "", err
-	}
-	b, err := s.WithToken(tok).MarshalJSON()
-	if err != nil {
-		return "", err
-	}
-	return string(b), nil
-}
-
-// Verify is the testSecret half of rotation: it parses a SecretString and
-// proves its access_token with [Client.Check] against the secret's API URL.
-// A well-formed secret that holds no access_token yet (a first secret,
-// before its first rotation) gives [ErrNoAccessToken], which wraps
-// rotation.ErrNoCredential.
-func (c *Client) Verify(ctx context.Context, secretString string) error {
-	s, err := ParseSecret(secretString)
-	if err != nil {
-		return err
-	}
-	return c.Check(ctx, s.APIEndpoint(), s.AccessToken)
-}
-
-// MadeFrom reports whether the pending SecretString was made from current:
-// every field but access_token, token_type and expires_at alike (key order
-// aside). The rotation package uses it to refuse to promote a pending
-// version that would undo a change made to AWSCURRENT meanwhile.
-func (c *Client) MadeFrom(pending, current string) bool {
-	p, err := ParseSecret(pending)
-	if err != nil {
-		return false
-	}
-	cur, err := ParseSecret(current)
-	if err != nil {
-		return false
-	}
-	return p.sameSource(cur)
 }

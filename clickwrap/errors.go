@@ -1,17 +1,11 @@
 package clickwrap
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
 // StatusError is an HTTP answer from Clickwrap, or from something in front
@@ -102,114 +96,58 @@ func (e *TokenAnswerError) Error() string {
 // Permanent reports true: see [TokenAnswerError].
 func (e *TokenAnswerError) Permanent() bool { return true }
 
-// attemptResult is what one try of a call reports to RetryPolicy.do.
-type attemptResult struct {
-	err   error
-	retry bool
-	after time.Duration // server-requested wait; zero means use backoff
+// ErrNoAccessToken is what [Client.Check] and [Client.Verify] return for a
+// secret that holds no access_token yet: a first secret, before its first
+// rotation mints one. It wraps rotation.ErrNoCredential (so the rotation's
+// configuration test of such a secret is not reported as a broken rotation)
+// and is permanent for the value that holds it.
+var ErrNoAccessToken error = noAccessTokenError{}
+
+type noAccessTokenError struct{}
+
+func (noAccessTokenError) Error() string {
+	return `secret field "access_token" is absent or empty: the secret holds no token yet; the first rotation mints one`
 }
 
-// classifyStatus decides whether an HTTP answer is worth another try: 429
-// and 503 (the server did nothing and says so), and for a check any 5xx. A
-// mint is not retried on other 5xx answers: the token may have been issued
-// before the failure, and a second would leave the first valid and
-// unrecorded; Secrets Manager retries the rotation later.
-func classifyStatus(se *StatusError, h http.Header) attemptResult {
-	switch {
-	case se.StatusCode == http.StatusTooManyRequests:
-		se.RetryAfter = parseRetryAfter(h.Get("Retry-After"), time.Now())
-		return attemptResult{err: se, retry: true, after: se.RetryAfter}
-	case se.Op == "mint" && se.StatusCode >= 500 && se.StatusCode != http.StatusServiceUnavailable:
-		return attemptResult{err: se}
-	case se.StatusCode >= 500:
-		if se.StatusCode == http.StatusServiceUnavailable {
-			se.RetryAfter = parseRetryAfter(h.Get("Retry-After"), time.Now())
-		}
-		return attemptResult{err: se, retry: true, after: se.RetryAfter}
-	}
-	return attemptResult{err: se}
+func (noAccessTokenError) Unwrap() error { return rotation.ErrNoCredential }
+
+func (noAccessTokenError) Permanent() bool { return true }
+
+// notTokenAnswerError is a 2xx answer from the token endpoint whose body is
+// neither JSON nor form-encoded parameters (an HTML sign-in page, say): no
+// token can be read from it. It never carries the body.
+type notTokenAnswerError struct {
+	status int
+	what   string
 }
 
-// maxRetryAfterSecs caps a parsed Retry-After (a day): far above what any
-// RetryPolicy waits, so the call still gives up, with the right reason.
-const maxRetryAfterSecs = 24 * 60 * 60
-
-// parseRetryAfter reads a Retry-After value in seconds or as an HTTP date.
-// Zero means absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		// Cap before converting: a huge value would overflow into a
-		// negative Duration and mean "retry at once".
-		return time.Duration(min(secs, maxRetryAfterSecs)) * time.Second
-	} else if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
-		return maxRetryAfterSecs * time.Second // delay-seconds beyond int
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+func (e *notTokenAnswerError) Error() string {
+	return fmt.Sprintf("answered HTTP %d with %s, not a token answer", e.status, e.what)
 }
 
-// errRedirectRefused marks a redirect the client would not follow: final.
-var errRedirectRefused = errors.New("redirect refused")
-
-// classifyTransportError sorts a failure below HTTP. Certificate problems
-// and refused redirects are final (retrying cannot change them). A mint is
-// retried only when the request cannot have reached the token endpoint (the
-// connection was never made): minting is not idempotent, and a token issued
-// to a request whose answer was lost would be valid and unrecorded. A check
-// is retried on any network failure.
-func classifyTransportError(op, endpoint string, err error) attemptResult {
-	// Report the cause without the *url.Error wrapper, whose text repeats
-	// the full URL (query string included).
-	cause := err
-	var ue *url.Error
-	isTransport := errors.As(err, &ue)
-	if isTransport {
-		cause = ue.Err
-	}
-	var unknownCA x509.UnknownAuthorityError
-	var invalid x509.CertificateInvalidError
-	var hostname x509.HostnameError
-	var verify *tls.CertificateVerificationError
-	if errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify) {
-		return attemptResult{err: fmt.Errorf("%s: the TLS certificate of %s is not trusted (%w): for a private CA add it with SSL_CERT_FILE; verification is never skipped", op, endpoint, cause)}
-	}
-	if errors.Is(err, errRedirectRefused) {
-		return attemptResult{err: fmt.Errorf("%s: %s: %w", op, endpoint, cause)}
-	}
-	if isTransport && strings.HasPrefix(cause.Error(), "failed to parse Location header") {
-		// net/http's text quotes the header, query string and all.
-		return attemptResult{err: fmt.Errorf("%s: %s answered a redirect whose Location header is not a URL: not followed", op, endpoint)}
-	}
-	if !isTransport {
-		// Not a network failure but an answer that could not be used (a
-		// 2xx whose body is not a token response): asking again could mint
-		// tokens that are then lost, so it is final.
-		return attemptResult{err: fmt.Errorf("%s: unusable answer from %s: %w", op, endpoint, err)}
-	}
-	var opErr *net.OpError
-	neverSent := errors.As(err, &opErr) && opErr.Op == "dial"
-	retry := op != "mint" || neverSent
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return attemptResult{err: fmt.Errorf("%s: %s did not answer in time: %w", op, endpoint, cause), retry: retry}
-	}
-	return attemptResult{err: fmt.Errorf("%s: cannot reach %s: %w", op, endpoint, cause), retry: retry}
+// FieldError says which field of the secret is wrong and how. It never
+// carries the field's value.
+type FieldError struct {
+	Field   string
+	Problem string
 }
 
-// RedactURL returns raw with only its scheme, host and path: what an error,
-// a log line or a report may show of an endpoint (a query string or user
-// info could hold a proxy's key).
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "(unparseable URL)"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("secret field %q %s", e.Field, e.Problem)
 }
+
+// Permanent reports true: a secret version is immutable, so a malformed one
+// stays malformed however often it is read.
+func (e *FieldError) Permanent() bool { return true }
+
+// ErrNotObject is returned by [ParseSecret] for a SecretString that is not a
+// single JSON object. It too is permanent for the version that holds it.
+var ErrNotObject error = notObjectError{}
+
+type notObjectError struct{}
+
+func (notObjectError) Error() string {
+	return `secret value is not a JSON object: store {"client_id": "...", "client_secret": "..."} as the SecretString (key/value in the console)`
+}
+
+func (notObjectError) Permanent() bool { return true }

@@ -2,8 +2,16 @@ package clickwrap
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -90,4 +98,105 @@ func (p RetryPolicy) backoff(attempt int) time.Duration {
 	}
 	half := d / 2
 	return half + rand.N(half+1)
+}
+
+// attemptResult is what one try of a call reports to RetryPolicy.do.
+type attemptResult struct {
+	err   error
+	retry bool
+	after time.Duration // server-requested wait; zero means use backoff
+}
+
+// classifyStatus decides whether an HTTP answer is worth another try: 429
+// and 503 (the server did nothing and says so), and for a check any 5xx. A
+// mint is not retried on other 5xx answers: the token may have been issued
+// before the failure, and a second would leave the first valid and
+// unrecorded; Secrets Manager retries the rotation later.
+func classifyStatus(se *StatusError, h http.Header) attemptResult {
+	switch {
+	case se.StatusCode == http.StatusTooManyRequests:
+		se.RetryAfter = parseRetryAfter(h.Get("Retry-After"), time.Now())
+		return attemptResult{err: se, retry: true, after: se.RetryAfter}
+	case se.Op == "mint" && se.StatusCode >= 500 && se.StatusCode != http.StatusServiceUnavailable:
+		return attemptResult{err: se}
+	case se.StatusCode >= 500:
+		if se.StatusCode == http.StatusServiceUnavailable {
+			se.RetryAfter = parseRetryAfter(h.Get("Retry-After"), time.Now())
+		}
+		return attemptResult{err: se, retry: true, after: se.RetryAfter}
+	}
+	return attemptResult{err: se}
+}
+
+// maxRetryAfterSecs caps a parsed Retry-After (a day): far above what any
+// RetryPolicy waits, so the call still gives up, with the right reason.
+const maxRetryAfterSecs = 24 * 60 * 60
+
+// parseRetryAfter reads a Retry-After value in seconds or as an HTTP date.
+// Zero means absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		// Cap before converting: a huge value would overflow into a
+		// negative Duration and mean "retry at once".
+		return time.Duration(min(secs, maxRetryAfterSecs)) * time.Second
+	} else if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		return maxRetryAfterSecs * time.Second // delay-seconds beyond int
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// errRedirectRefused marks a redirect the client would not follow: final.
+var errRedirectRefused = errors.New("redirect refused")
+
+// classifyTransportError sorts a failure below HTTP. Certificate problems
+// and refused redirects are final (retrying cannot change them). A mint is
+// retried only when the request cannot have reached the token endpoint (the
+// connection was never made): minting is not idempotent, and a token issued
+// to a request whose answer was lost would be valid and unrecorded. A check
+// is retried on any network failure.
+func classifyTransportError(op, endpoint string, err error) attemptResult {
+	// Report the cause without the *url.Error wrapper, whose text repeats
+	// the full URL (query string included).
+	cause := err
+	var ue *url.Error
+	isTransport := errors.As(err, &ue)
+	if isTransport {
+		cause = ue.Err
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var hostname x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	if errors.As(err, &unknownCA) || errors.As(err, &invalid) || errors.As(err, &hostname) || errors.As(err, &verify) {
+		return attemptResult{err: fmt.Errorf("%s: the TLS certificate of %s is not trusted (%w): for a private CA add it with SSL_CERT_FILE; verification is never skipped", op, endpoint, cause)}
+	}
+	if errors.Is(err, errRedirectRefused) {
+		return attemptResult{err: fmt.Errorf("%s: %s: %w", op, endpoint, cause)}
+	}
+	if isTransport && strings.HasPrefix(cause.Error(), "failed to parse Location header") {
+		// net/http's text quotes the header, query string and all.
+		return attemptResult{err: fmt.Errorf("%s: %s answered a redirect whose Location header is not a URL: not followed", op, endpoint)}
+	}
+	if !isTransport {
+		// Not a network failure but an answer that could not be used (a
+		// 2xx whose body is not a token response): asking again could mint
+		// tokens that are then lost, so it is final.
+		return attemptResult{err: fmt.Errorf("%s: unusable answer from %s: %w", op, endpoint, err)}
+	}
+	var opErr *net.OpError
+	neverSent := errors.As(err, &opErr) && opErr.Op == "dial"
+	retry := op != "mint" || neverSent
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return attemptResult{err: fmt.Errorf("%s: %s did not answer in time: %w", op, endpoint, cause), retry: retry}
+	}
+	return attemptResult{err: fmt.Errorf("%s: cannot reach %s: %w", op, endpoint, cause), retry: retry}
 }

@@ -2,12 +2,9 @@ package clickwrap
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/url"
 	"time"
 )
@@ -63,33 +60,6 @@ type Secret struct {
 	order []string                   // every key of the parsed object, in order
 	extra map[string]json.RawMessage // keys this package does not know
 }
-
-// FieldError says which field of the secret is wrong and how. It never
-// carries the field's value.
-type FieldError struct {
-	Field   string
-	Problem string
-}
-
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("secret field %q %s", e.Field, e.Problem)
-}
-
-// Permanent reports true: a secret version is immutable, so a malformed one
-// stays malformed however often it is read.
-func (e *FieldError) Permanent() bool { return true }
-
-// ErrNotObject is returned by [ParseSecret] for a SecretString that is not a
-// single JSON object. It too is permanent for the version that holds it.
-var ErrNotObject error = notObjectError{}
-
-type notObjectError struct{}
-
-func (notObjectError) Error() string {
-	return `secret value is not a JSON object: store {"client_id": "...", "client_secret": "..."} as the SecretString (key/value in the console)`
-}
-
-func (notObjectError) Permanent() bool { return true }
 
 // ParseSecret parses and checks a SecretString. The error names the field at
 // fault, never a value: a missing or empty client_id or client_secret, a
@@ -320,38 +290,4 @@ func (s *Secret) knownValue(key string) string {
 		return *p
 	}
 	return ""
-}
-
-// Format prints the secret with every value redacted, whatever the verb, so
-// that a stray %v or %+v cannot leak a credential.
-func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, "clickwrap.Secret"+s.redacted()) }
-
-// LogValue redacts the secret in log/slog output.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redacted()) }
-
-func (s *Secret) redacted() string {
-	exp := "absent"
-	if !s.ExpiresAt.IsZero() {
-		exp = s.ExpiresAt.UTC().Format(time.RFC3339)
-	}
-	return fmt.Sprintf("{client_id:%s client_secret:%s access_token:%s expires_at:%s token_url:%s api_url:%s other_fields:%d}",
-		presence(s.ClientID), presence(s.ClientSecret), presence(s.AccessToken), exp,
-		RedactURL(s.TokenEndpoint()), RedactURL(s.APIEndpoint()), len(s.extra))
-}
-
-func presence(v string) string {
-	if v == "" {
-		return "absent"
-	}
-	return "present"
-}
-
-// Fingerprint returns the first 8 hex digits of the SHA-256 of a token: enough
-// to tell two tokens apart in a report, far too little to recover either.
-func Fingerprint(token string) string {
-	if token == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:4])
 }

@@ -83,18 +83,6 @@ func formToJSON(req *http.Request) (*http.Request, error) {
 	return r, nil
 }
 
-// notTokenAnswerError is a 2xx answer from the token endpoint whose body is
-// neither JSON nor form-encoded parameters (an HTML sign-in page, say): no
-// token can be read from it. It never carries the body.
-type notTokenAnswerError struct {
-	status int
-	what   string
-}
-
-func (e *notTokenAnswerError) Error() string {
-	return fmt.Sprintf("answered HTTP %d with %s, not a token answer", e.status, e.what)
-}
-
 // normalizeTokenAnswer rewrites a token endpoint's answer for oauth2's
 // parser, whatever its status (an error answer carries the RFC 6749 "error"
 // member that oauth2 reads too). A body that is a JSON object (a UTF-8
