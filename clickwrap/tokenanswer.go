@@ -14,12 +14,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/big"
 	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -186,28 +188,31 @@ var tokenMemberNames = []string{"access_token", "token_type", "expires_in", "err
 // false for anything else.
 func readTokenAnswer(raw []byte) (tokenAnswer, bool) {
 	body := trimBody(raw)
-	members := map[string][]json.RawMessage{}
+	var members []member
 	if len(body) > 0 && body[0] == '{' {
-		if !jsonMembers(body, members) {
+		var ok bool
+		if members, ok = jsonMembers(body); !ok {
 			return tokenAnswer{}, false
 		}
 	} else {
 		vals, _ := url.ParseQuery(string(body)) // keeps what it could read
-		for k, vs := range vals {
-			for _, v := range vs {
-				members[k] = append(members[k], mustJSON(v))
+		for _, k := range slices.Sorted(maps.Keys(vals)) {
+			for _, v := range vals[k] {
+				members = append(members, member{k, mustJSON(v)})
 			}
 		}
-		if !hasAny(members, "access_token") && !hasAny(members, "error") {
+		if !slices.ContainsFunc(members, func(m member) bool {
+			return strings.EqualFold(m.name, "access_token") || strings.EqualFold(m.name, "error")
+		}) {
 			return tokenAnswer{}, false
 		}
 	}
 	var a tokenAnswer
 	for _, name := range tokenMemberNames {
 		var vals []json.RawMessage
-		for k, vs := range members {
-			if strings.EqualFold(k, name) {
-				vals = append(vals, vs...)
+		for _, m := range members {
+			if strings.EqualFold(m.name, name) {
+				vals = append(vals, m.value)
 			}
 		}
 		if len(vals) == 0 {
@@ -242,40 +247,38 @@ func readTokenAnswer(raw []byte) (tokenAnswer, bool) {
 	return a, true
 }
 
-// jsonMembers reads the members of the JSON object body into m, keeping
+// member is one name and value of a token answer, in the answer's order.
+type member struct {
+	name  string
+	value json.RawMessage
+}
+
+// jsonMembers reads the members of the JSON object body in order, keeping
 // every value of a repeated name. It reports false if body is not exactly
 // one JSON object.
-func jsonMembers(body []byte, m map[string][]json.RawMessage) bool {
+func jsonMembers(body []byte) ([]member, bool) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return false
+		return nil, false
 	}
+	var ms []member
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return false
+			return nil, false
 		}
 		key, _ := t.(string)
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return false
+			return nil, false
 		}
-		m[key] = append(m[key], v)
+		ms = append(ms, member{key, v})
 	}
 	if _, err := dec.Token(); err != nil {
-		return false
+		return nil, false
 	}
 	_, err := dec.Token()
-	return err == io.EOF
-}
-
-func hasAny(m map[string][]json.RawMessage, name string) bool {
-	for k := range m {
-		if strings.EqualFold(k, name) {
-			return true
-		}
-	}
-	return false
+	return ms, err == io.EOF
 }
 
 // trimHTTPSpace trims the whitespace of RFC 8259 and RFC 9110 (space, tab,
