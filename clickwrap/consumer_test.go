@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"golang.org/x/oauth2"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
@@ -25,6 +22,7 @@ import (
 // rotating is a secret rotated in-process by the real rotator against the
 // Secrets Manager emulator and the Clickwrap sandbox.
 type rotating struct {
+	p   *localrun.InProcess
 	sm  *secretsmanagertest.Server
 	cw  *clickwraptest.Server
 	arn string
@@ -32,27 +30,25 @@ type rotating struct {
 
 func newRotating(t testing.TB) *rotating {
 	t.Helper()
-	p := localrun.NewInProcess(t, localrun.InProcessOptions{
+	p, err := localrun.NewInProcess(localrun.InProcessOptions{
 		ClientID: clientID, ClientSecret: clientSecret, SecretName: "clickwrap/consumer", Sync: true,
 	})
-	r := &rotating{sm: p.Secrets, cw: p.Sandbox, arn: p.ARN}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	r := &rotating{p: p, sm: p.Secrets, cw: p.Sandbox, arn: p.ARN}
 	r.rotate(t) // the first rotation mints the first token
 	return r
 }
 
 func (r *rotating) rotate(t testing.TB) {
 	t.Helper()
-	_, err := r.sm.Client().RotateSecret(context.Background(), &secretsmanager.RotateSecretInput{
-		SecretId:          aws.String(r.arn),
-		RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:clickwrap-rotator"),
-		RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
-	})
-	if err != nil {
+	if _, err := r.p.RotateSecret(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	rs := r.sm.Rotations(r.arn)
-	if last := rs[len(rs)-1]; last.Err != nil {
-		t.Fatalf("rotation failed: %v", last.Err)
+	if err := r.p.LastRotation().Err; err != nil {
+		t.Fatalf("rotation failed: %v", err)
 	}
 }
 

@@ -15,20 +15,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
-	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
-	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
 const (
 	benchClientID     = "bench-app"
 	benchClientSecret = "bench-client-secret-0d9e"
-	benchLambdaARN    = "arn:aws:lambda:us-east-1:123456789012:function:clickwrap-rotator"
 )
 
 // errBenchPause stops the emulator's own run of a rotation before
@@ -38,10 +31,7 @@ var errBenchPause = errors.New("paused: the benchmark runs the steps itself")
 // benchRig is a secret on the emulator with a rotator (one per benchmark
 // run, like one warm Lambda container) and the sandbox.
 type benchRig struct {
-	sm  *secretsmanagertest.Server
-	cw  *clickwraptest.Server
-	rot *rotation.Rotator
-	arn string
+	*localrun.InProcess
 
 	mu    sync.Mutex
 	event rotation.Event // the last event the emulator sent
@@ -49,27 +39,21 @@ type benchRig struct {
 
 func newBenchRig(b *testing.B) *benchRig {
 	b.Helper()
-	p := localrun.NewInProcess(b, localrun.InProcessOptions{
+	r := &benchRig{InProcess: newInProcess(b, localrun.InProcessOptions{
 		ClientID: benchClientID, ClientSecret: benchClientSecret, SecretName: "clickwrap/bench", Sync: true,
 		Fields: map[string]any{"owner": "platform-team"},
-	})
-	r := &benchRig{sm: p.Secrets, cw: p.Sandbox, rot: p.Rotator, arn: p.ARN}
+	})}
 	// A first full rotation mints the first token and warms the connections.
 	r.rotateSecret(b)
-	if rs := r.sm.Rotations(r.arn); rs[len(rs)-1].Err != nil {
-		b.Fatalf("warm-up rotation: %v", rs[len(rs)-1].Err)
+	if err := r.LastRotation().Err; err != nil {
+		b.Fatalf("warm-up rotation: %v", err)
 	}
 	return r
 }
 
 func (r *benchRig) rotateSecret(b *testing.B) {
 	b.Helper()
-	_, err := r.sm.Client().RotateSecret(context.Background(), &secretsmanager.RotateSecretInput{
-		SecretId:          aws.String(r.arn),
-		RotationLambdaARN: aws.String(benchLambdaARN),
-		RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
-	})
-	if err != nil {
+	if _, err := r.RotateSecret(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -93,7 +77,7 @@ func (r *benchRig) pendingEvent(b *testing.B) rotation.Event {
 // this rotator verified.
 func benchStep(b *testing.B, step rotation.Step) {
 	r := newBenchRig(b)
-	r.sm.SetInvoker(func(_ context.Context, ev rotation.Event) error {
+	r.Secrets.SetInvoker(func(_ context.Context, ev rotation.Event) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.event = ev
@@ -110,7 +94,7 @@ func benchStep(b *testing.B, step rotation.Step) {
 			if s == step {
 				b.StartTimer()
 			}
-			err := r.rot.Handle(ctx, ev)
+			err := r.Rotator.Handle(ctx, ev)
 			if s == step {
 				b.StopTimer()
 			}
@@ -136,7 +120,7 @@ func BenchmarkRotation(b *testing.B) {
 		r.rotateSecret(b)
 	}
 	b.StopTimer()
-	for _, rot := range r.sm.Rotations(r.arn) {
+	for _, rot := range r.Secrets.Rotations(r.ARN) {
 		if rot.Err != nil {
 			b.Fatalf("rotation of version %s: %v", rot.VersionID, rot.Err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"maps"
 	"reflect"
 	"slices"
@@ -17,160 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
-	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
-	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
-	"github.com/clickwrap-rotator/clickwrap-rotator/internal/syncbuf"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
-
-const (
-	clientID     = "api-app-1"
-	clientSecret = "client-secret-7f3a9c1e5b"
-	lambdaARN    = "arn:aws:lambda:us-east-1:123456789012:function:clickwrap-rotator"
-)
-
-// world is one test's Secrets Manager emulator, Clickwrap sandbox and
-// rotator, with everything the rotator logged and every error it returned.
-type world struct {
-	t       *testing.T
-	p       *localrun.InProcess
-	sm      *secretsmanagertest.Server
-	cw      *clickwraptest.Server
-	rot     *rotation.Rotator
-	arn     string
-	logs    *syncbuf.Buffer
-	mu      sync.Mutex
-	errs    []error
-	rtokens []string // RotationTokens seen in events
-}
-
-// newWorld starts the stand-ins and stores a secret holding the sandbox's
-// client credentials, its endpoints, and fields of the user's own.
-func newWorld(t *testing.T) *world {
-	t.Helper()
-	w := &world{t: t, logs: &syncbuf.Buffer{}}
-	w.p = localrun.NewInProcess(t, localrun.InProcessOptions{
-		ClientID: clientID, ClientSecret: clientSecret, Sync: true, Fields: userFields(),
-		Logger: slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	w.sm, w.cw, w.rot, w.arn = w.p.Secrets, w.p.Sandbox, w.p.Rotator, w.p.ARN
-	w.sm.SetInvoker(w.handle)
-	return w
-}
-
-// userFields are fields of the user's own, which every rotation must keep.
-func userFields() map[string]any {
-	return map[string]any{"team": "payments", "limits": map[string]any{"rps": 5, "tags": []any{"a", 1.5, nil}}}
-}
-
-// handle is the Invoker: the rotator's Lambda handler, recording errors and
-// RotationTokens for the leak check.
-func (w *world) handle(ctx context.Context, ev rotation.Event) error {
-	err := w.rot.Handle(ctx, ev)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if ev.RotationToken != "" {
-		w.rtokens = append(w.rtokens, ev.RotationToken)
-	}
-	if err != nil {
-		w.errs = append(w.errs, err)
-	}
-	return err
-}
-
-func (w *world) secretJSON(override map[string]any) string {
-	fields := userFields()
-	maps.Copy(fields, override)
-	return w.p.SecretJSON(w.t, clientID, clientSecret, fields)
-}
-
-// rotate starts a rotation with RotateSecret, as the schedule or the console
-// does, and returns the new version id and the rotation's error.
-func (w *world) rotate() (string, error) {
-	w.t.Helper()
-	ctx := context.Background()
-	out, err := w.sm.Client().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-		SecretId:          aws.String(w.arn),
-		RotationLambdaARN: aws.String(lambdaARN),
-		RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
-	})
-	if err != nil {
-		return "", err
-	}
-	if err := w.sm.Wait(ctx); err != nil {
-		w.t.Fatal(err)
-	}
-	rs := w.sm.Rotations(w.arn)
-	last := rs[len(rs)-1]
-	return aws.ToString(out.VersionId), last.Err
-}
-
-func (w *world) current() (string, map[string]any) {
-	w.t.Helper()
-	for id, stages := range w.sm.Stages(w.arn) {
-		if slices.Contains(stages, "AWSCURRENT") {
-			v, _ := w.sm.Value(w.arn, id)
-			var m map[string]any
-			if err := json.Unmarshal([]byte(v), &m); err != nil {
-				w.t.Fatal(err)
-			}
-			return id, m
-		}
-	}
-	w.t.Fatal("no AWSCURRENT version")
-	return "", nil
-}
-
-// assertNoLeak checks that no secret value reached a log line or an error.
-func (w *world) assertNoLeak() {
-	w.t.Helper()
-	values := []string{clientSecret}
-	for id := range w.sm.Stages(w.arn) {
-		if v, ok := w.sm.Value(w.arn, id); ok {
-			var m map[string]any
-			_ = json.Unmarshal([]byte(v), &m)
-			if tok, _ := m["access_token"].(string); tok != "" {
-				values = append(values, tok)
-			}
-		}
-	}
-	w.mu.Lock()
-	values = append(values, w.rtokens...)
-	var out strings.Builder
-	for _, err := range w.errs {
-		out.WriteString(err.Error() + "\n")
-	}
-	w.mu.Unlock()
-	for _, r := range w.sm.Rotations(w.arn) {
-		if r.Err != nil {
-			out.WriteString(r.Err.Error() + "\n")
-		}
-	}
-	out.WriteString(w.logs.String())
-	for _, v := range values {
-		if strings.Contains(out.String(), v) {
-			w.t.Errorf("a secret value occurs in the logs or errors")
-		}
-	}
-}
-
-func stagesEqual(got map[string][]string, want map[string][]string) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for id, s := range want {
-		g := slices.Clone(got[id])
-		slices.Sort(g)
-		s = slices.Clone(s)
-		slices.Sort(s)
-		if !slices.Equal(g, s) {
-			return false
-		}
-	}
-	return true
-}
 
 func TestRotationEndToEndInProcess(t *testing.T) {
 	t.Parallel()
@@ -312,7 +160,7 @@ func TestCreateSecretLosesTheRace(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	winner := w.secretJSON(map[string]any{"access_token": "winner-token", "token_type": "Bearer"})
-	rot := rotation.New(racingPut{SecretsManager: w.sm.Client(), winner: winner}, clickwrap.NewClient(w.cw.Client()), slog.New(slog.NewJSONHandler(w.logs, nil)))
+	rot := w.container(racingPut{SecretsManager: w.sm.Client(), winner: winner}, nil)
 	var createErr error
 	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
 		if ev.Step == string(rotation.CreateSecret) {
@@ -331,20 +179,6 @@ func TestCreateSecretLosesTheRace(t *testing.T) {
 	if !strings.Contains(w.logs.String(), "discarded") {
 		t.Error("the discarded credential was not logged")
 	}
-}
-
-// revokePendingBeforeTest makes Clickwrap reject the pending token: the
-// invoker revokes it in the sandbox just before testSecret runs.
-func (w *world) revokePendingBeforeTest() {
-	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
-		if ev.Step == string(rotation.TestSecret) {
-			v, _ := w.sm.Value(w.arn, ev.ClientRequestToken)
-			var m map[string]string
-			_ = json.Unmarshal([]byte(v), &m)
-			w.cw.Revoke(m["access_token"])
-		}
-		return w.handle(ctx, ev)
-	})
 }
 
 // TestRejectedPendingIsAbandoned: a pending token that Clickwrap rejects
@@ -377,8 +211,7 @@ func TestRejectedPendingIsAbandoned(t *testing.T) {
 	w.sm.SetInvoker(w.handle)
 	minted := w.cw.Stats().Minted
 	if err := w.sm.RetryRotation(context.Background(), w.arn); err == nil {
-		rs := w.sm.Rotations(w.arn)
-		if last := rs[len(rs)-1]; last.Err == nil || !strings.Contains(last.Err.Error(), "no stage for rotation") {
+		if last := w.p.LastRotation(); last.Err == nil || !strings.Contains(last.Err.Error(), "no stage for rotation") {
 			t.Errorf("retry of the abandoned rotation: %v", last.Err)
 		}
 	}
@@ -440,7 +273,7 @@ func TestConcurrentFinishSecret(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	firstID, _ := w.current()
-	other := rotation.New(w.sm.Client(), clickwrap.NewClient(w.cw.Client()), slog.New(slog.NewJSONHandler(w.logs, nil)))
+	other := w.container(nil, nil)
 	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
 		if ev.Step != string(rotation.FinishSecret) {
 			if err := other.Handle(ctx, ev); err != nil { // the other container verifies too
@@ -549,17 +382,14 @@ func TestFinishSecretVerifiesWhatItDidNotTest(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	firstID, _ := w.current()
-	other := rotation.New(w.sm.Client(), clickwrap.NewClient(w.cw.Client()), slog.New(slog.NewJSONHandler(w.logs, nil)))
+	other := w.container(nil, nil)
 	var finishErr error
 	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
 		switch ev.Step {
 		case string(rotation.TestSecret):
 			return nil // skipped: pretend it ran elsewhere
 		case string(rotation.FinishSecret):
-			v, _ := w.sm.Value(w.arn, ev.ClientRequestToken)
-			var m map[string]string
-			_ = json.Unmarshal([]byte(v), &m)
-			w.cw.Revoke(m["access_token"])
+			w.revoke(ev.ClientRequestToken)
 			finishErr = other.Handle(ctx, ev)
 			return finishErr
 		}
@@ -662,33 +492,6 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 }
 
-// pendingEvent starts a rotation whose Lambda does nothing, leaving a
-// value-less AWSPENDING version, and returns an event for it.
-func (w *world) pendingEvent(step string) rotation.Event {
-	w.t.Helper()
-	var ev rotation.Event
-	w.sm.SetInvoker(func(_ context.Context, e rotation.Event) error {
-		ev = e
-		return errors.New("stop")
-	})
-	_, _ = w.rotate()
-	w.sm.SetInvoker(w.handle)
-	ev.Step = step
-	return ev
-}
-
-// pendingWithCurrent makes value the AWSCURRENT SecretString, then returns a
-// createSecret event for a fresh pending version.
-func (w *world) pendingWithCurrent(value string) rotation.Event {
-	w.t.Helper()
-	if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(w.arn), SecretString: aws.String(value),
-	}); err != nil {
-		w.t.Fatal(err)
-	}
-	return w.pendingEvent("createSecret")
-}
-
 // TestStepLogLines: one JSON line per step outcome with the secret, step,
 // version and duration.
 func TestStepLogLines(t *testing.T) {
@@ -745,21 +548,14 @@ func TestEditDuringFailedRotationIsKept(t *testing.T) {
 			if err == nil {
 				t.Fatal("rotation with Clickwrap down succeeded")
 			}
-			edited := w.secretJSON(tt.edit)
-			put, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-				SecretId: aws.String(w.arn), SecretString: aws.String(edited),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			editVersion := w.putCurrent(w.secretJSON(tt.edit))
 			w.cw.FailNext(clickwraptest.EndpointAPI, 0, 503)
 			if tt.retryInFresh {
-				fresh := rotation.New(w.sm.Client(), clickwrap.NewClient(w.cw.Client()), slog.New(slog.NewJSONHandler(w.logs, nil)))
+				fresh := w.container(nil, nil)
 				w.sm.SetInvoker(fresh.Handle)
 			}
 			_ = w.sm.RetryRotation(context.Background(), w.arn)
-			rs := w.sm.Rotations(w.arn)
-			last := rs[len(rs)-1]
+			last := w.p.LastRotation()
 			if tt.want == "" {
 				if last.Err != nil {
 					t.Fatalf("retry after the same fields were put again: %v", last.Err)
@@ -772,7 +568,7 @@ func TestEditDuringFailedRotationIsKept(t *testing.T) {
 			if last.Err == nil || !strings.Contains(last.Err.Error(), tt.want) {
 				t.Fatalf("retry over an edited AWSCURRENT: %v, want an error containing %q", last.Err, tt.want)
 			}
-			if id, cur := w.current(); id != aws.ToString(put.VersionId) || cur["team"] != "billing" {
+			if id, cur := w.current(); id != editVersion || cur["team"] != "billing" {
 				t.Fatalf("AWSCURRENT is version %s with team %v: the edit was undone", id, cur["team"])
 			}
 			if stages := w.sm.Stages(w.arn)[stale]; slices.Contains(stages, "AWSPENDING") {
@@ -803,8 +599,7 @@ func TestUnstoredCredentialIsReused(t *testing.T) {
 	if err := w.sm.RetryRotation(context.Background(), w.arn); err != nil {
 		t.Fatal(err)
 	}
-	rs := w.sm.Rotations(w.arn)
-	if last := rs[len(rs)-1]; last.Err != nil {
+	if last := w.p.LastRotation(); last.Err != nil {
 		t.Fatalf("the service's retry: %v", last.Err)
 	}
 	id, cur := w.current()

@@ -2,9 +2,7 @@ package rotation_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"log/slog"
 	"maps"
 	"strings"
 	"sync"
@@ -15,140 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
-
-// service is the Clickwrap client as a CredentialService, with what the
-// tests need: it counts mints and verifies, reports a value without
-// access_token as rotation.ErrNoCredential, can refuse the first verifies
-// (a credential that is not live yet), and can make pending values that hold
-// no token. It is not a SourceMatcher; matching adds that.
-type service struct {
-	cw *clickwrap.Client
-
-	mu          sync.Mutex
-	mints       int
-	verifies    int
-	refuseFirst int  // Verify refuses this many calls first, permanently
-	noToken     bool // NewPending drops access_token from what it makes
-}
-
-func newService(w *world) *service { return &service{cw: clickwrap.NewClient(w.cw.Client())} }
-
-func (s *service) NewPending(ctx context.Context, current string) (string, error) {
-	s.mu.Lock()
-	s.mints++
-	noToken := s.noToken
-	s.mu.Unlock()
-	v, err := s.cw.NewPending(ctx, current)
-	if err != nil || !noToken {
-		return v, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(v), &m); err != nil {
-		return "", err
-	}
-	delete(m, "access_token") // token_type stays: the value is not a copy of AWSCURRENT
-	b, err := json.Marshal(m)
-	return string(b), err
-}
-
-func (s *service) Verify(ctx context.Context, value string) error {
-	s.mu.Lock()
-	s.verifies++
-	refuse := s.verifies <= s.refuseFirst
-	s.mu.Unlock()
-	var m map[string]any
-	if err := json.Unmarshal([]byte(value), &m); err == nil {
-		if tok, _ := m["access_token"].(string); tok == "" {
-			return noTokenError{}
-		}
-	}
-	if refuse {
-		return notLiveError{}
-	}
-	return s.cw.Verify(ctx, value)
-}
-
-func (s *service) counts() (mints, verifies int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mints, s.verifies
-}
-
-// matching is service with MadeFrom: a SourceMatcher, as the Clickwrap
-// client is.
-type matching struct{ *service }
-
-func (m matching) MadeFrom(pending, current string) bool { return m.cw.MadeFrom(pending, current) }
-
-// noTokenError is what a CredentialService's Verify returns for a value with
-// no credential: it wraps ErrNoCredential and, like a malformed field, says
-// it is permanent.
-type noTokenError struct{}
-
-func (noTokenError) Error() string   { return `secret field "access_token" is missing or empty` }
-func (noTokenError) Permanent() bool { return true }
-func (noTokenError) Unwrap() error   { return rotation.ErrNoCredential }
-
-// notLiveError is a permanent refusal of a credential that is not live yet.
-type notLiveError struct{}
-
-func (notLiveError) Error() string   { return "the service refused the credential (HTTP 401, test)" }
-func (notLiveError) Permanent() bool { return true }
-
-// useRotator makes rot the world's rotator (the one its invoker calls).
-func (w *world) useRotator(sm rotation.SecretsManager, cs rotation.CredentialService) *rotation.Rotator {
-	w.t.Helper()
-	if sm == nil {
-		sm = w.sm.Client()
-	}
-	w.rot = rotation.New(sm, cs, slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	w.sm.SetInvoker(w.handle)
-	return w.rot
-}
-
-// outcome returns the logged outcome of the last successful run of step for
-// version, or "".
-func (w *world) outcome(step rotation.Step, version string) string {
-	w.t.Helper()
-	var out string
-	for line := range strings.Lines(w.logs.String()) {
-		var rec map[string]any
-		if json.Unmarshal([]byte(line), &rec) != nil {
-			continue
-		}
-		if rec["msg"] == "rotation step finished" && rec["step"] == string(step) && rec["version"] == version {
-			out, _ = rec["outcome"].(string)
-		}
-	}
-	return out
-}
-
-// putCurrent stores value as the new AWSCURRENT, as an owner's
-// put-secret-value does, and returns its version.
-func (w *world) putCurrent(value string) string {
-	w.t.Helper()
-	out, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(w.arn), SecretString: aws.String(value),
-	})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return aws.ToString(out.VersionId)
-}
-
-func callsDelta(before, after map[string]int) map[string]int {
-	d := map[string]int{}
-	for op, n := range after {
-		if n-before[op] != 0 {
-			d[op] = n - before[op]
-		}
-	}
-	return d
-}
 
 // TestStalePendingAbandonedInTestSecret: a rotation fails in testSecret for
 // a reason that is not permanent (api_url is wrong: HTTP 404), so AWSPENDING
@@ -174,10 +41,7 @@ func TestStalePendingAbandonedInTestSecret(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
 			svc := newService(w)
-			var cs rotation.CredentialService = svc
-			if tt.matcher {
-				cs = matching{svc}
-			}
+			cs := svc.credentials(tt.matcher)
 			w.useRotator(nil, cs)
 			wrongURL := w.cw.URL + "/v2" // Clickwrap answers 404 there
 			w.putCurrent(w.secretJSON(map[string]any{"api_url": wrongURL}))
@@ -194,8 +58,7 @@ func TestStalePendingAbandonedInTestSecret(t *testing.T) {
 			before := w.sm.Calls()
 			_, verifiesBefore := svc.counts()
 			_ = w.sm.RetryRotation(context.Background(), w.arn)
-			rs := w.sm.Rotations(w.arn)
-			last := rs[len(rs)-1]
+			last := w.p.LastRotation()
 			if last.Err == nil {
 				t.Fatal("the retry over a replaced AWSCURRENT succeeded")
 			}
@@ -272,11 +135,7 @@ func TestConfigurationTest(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
 			svc := newService(w)
-			var cs rotation.CredentialService = svc
-			if tt.matcher {
-				cs = matching{svc}
-			}
-			w.useRotator(nil, cs)
+			w.useRotator(nil, svc.credentials(tt.matcher))
 			if tt.firstRotate {
 				if _, err := w.rotate(); err != nil {
 					t.Fatal(err)
@@ -340,11 +199,7 @@ func TestPendingWithNoCredentialIsAbandoned(t *testing.T) {
 			w := newWorld(t)
 			svc := newService(w)
 			svc.noToken = true
-			var cs rotation.CredentialService = svc
-			if tt.matcher {
-				cs = matching{svc}
-			}
-			w.useRotator(nil, cs)
+			w.useRotator(nil, svc.credentials(tt.matcher))
 			firstID, _ := w.current()
 			var testCalls map[string]int
 			w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
@@ -591,7 +446,7 @@ func TestPropagationGrace(t *testing.T) {
 					defer cancel()
 				}
 				if tt.testElsewhere && ev.Step != string(rotation.CreateSecret) {
-					other := rotation.New(sm, matching{svc}, slog.New(slog.NewJSONHandler(w.logs, nil)))
+					other := w.container(sm, matching{svc})
 					return other.Handle(ctx, ev)
 				}
 				if tt.finishElsewhere {
@@ -599,7 +454,7 @@ func TestPropagationGrace(t *testing.T) {
 					case string(rotation.TestSecret):
 						return nil
 					case string(rotation.FinishSecret):
-						other := rotation.New(sm, matching{svc}, slog.New(slog.NewJSONHandler(w.logs, nil)))
+						other := w.container(sm, matching{svc})
 						return other.Handle(ctx, ev)
 					}
 				}
@@ -655,7 +510,7 @@ func TestFinishSecretInAnotherContainerCalls(t *testing.T) {
 	w := newWorld(t)
 	svc := newService(w)
 	w.useRotator(nil, matching{svc})
-	other := rotation.New(w.sm.Client(), matching{svc}, slog.New(slog.NewJSONHandler(w.logs, nil)))
+	other := w.container(nil, matching{svc})
 	var finishCalls map[string]int
 	w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
 		if ev.Step != string(rotation.FinishSecret) {

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
@@ -58,11 +56,7 @@ func startStack(t *testing.T) *localrun.Stack {
 func rotate(t *testing.T, st *localrun.Stack, arn string) (string, error) {
 	t.Helper()
 	ctx := context.Background()
-	out, err := st.Secrets.Client().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-		SecretId:          aws.String(arn),
-		RotationLambdaARN: aws.String(localrun.LambdaARN),
-		RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
-	})
+	out, err := st.Secrets.Client().RotateSecret(ctx, localrun.RotateSecretInput(arn))
 	if err != nil {
 		t.Fatalf("RotateSecret: %v", err)
 	}

@@ -113,8 +113,7 @@ func TestStuckRotationLifecycle(t *testing.T) {
 		t.Fatal("AWSCURRENT moved")
 	}
 	// The function's own error names the same fix.
-	rs := w.sm.Rotations(w.arn)
-	if err := rs[len(rs)-1].Err; err == nil || !strings.Contains(err.Error(), "`"+rotation.RemovePendingCommand(w.arn, stuck)+"`") {
+	if err := w.p.LastRotation().Err; err == nil || !strings.Contains(err.Error(), "`"+rotation.RemovePendingCommand(w.arn, stuck)+"`") {
 		t.Errorf("the function's error does not name the fix rotatorctl gives: %v", err)
 	}
 	w.setHook(nil)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
@@ -233,7 +234,7 @@ func TestStatusJSONConfiguration(t *testing.T) {
 		t.Fatalf("not JSON:\n%s", r.stdout)
 	}
 	ro := s.Rotation
-	if !ro.Enabled || ro.LambdaARN != lambdaARN || ro.Schedule != "rate(30 days)" || ro.Window != "3h" {
+	if !ro.Enabled || ro.LambdaARN != localrun.LambdaARN || ro.Schedule != "rate(30 days)" || ro.Window != "3h" {
 		t.Errorf("rotation = %+v", ro)
 	}
 	if d := ro.NextRotation.Sub(ro.LastRotated); d != 30*24*time.Hour || time.Since(ro.LastRotated) > time.Minute {
@@ -264,7 +265,7 @@ func TestStatusText(t *testing.T) {
 	w.put(w.secretJSON(map[string]any{"api_url": w.cw.APIURL() + "?debug=1"}))
 	w.configure()
 	r := w.expect(exitOK, nil, "status", secretName)
-	for _, want := range []string{"Rotation       enabled, function " + lambdaARN, "Schedule       rate(30 days), window 3h",
+	for _, want := range []string{"Rotation       enabled, function " + localrun.LambdaARN, "Schedule       rate(30 days), window 3h",
 		"fingerprint " + clickwrap.Fingerprint(w.token("AWSCURRENT")), "client_secret  present", "Diagnosis: healthy"} {
 		if !r.has(want) {
 			t.Errorf("report lacks %q:\n%s", want, r.stdout)

@@ -31,7 +31,6 @@ import (
 const (
 	clientID     = "ctl-app"
 	clientSecret = "ctl-client-secret-93b1d7e2"
-	lambdaARN    = "arn:aws:lambda:us-east-1:123456789012:function:clickwrap-rotator"
 	secretName   = "clickwrap/api-token"
 )
 
@@ -61,10 +60,15 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	w := &world{t: t}
-	w.p = localrun.NewInProcess(t, localrun.InProcessOptions{
+	p, err := localrun.NewInProcess(localrun.InProcessOptions{
 		ClientID: clientID, ClientSecret: clientSecret, SecretName: secretName, Retry: &fastRetry,
 		Fields: map[string]any{"team": "payments"}, Logger: slog.New(slog.NewJSONHandler(&w.logs, nil)),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	w.p = p
 	w.cw, w.sm, w.rot, w.arn = w.p.Sandbox, w.p.Secrets, w.p.Rotator, w.p.ARN
 	w.sm.SetInvoker(w.invoke)
 	t.Cleanup(w.assertNoLeak)
@@ -96,7 +100,11 @@ func (w *world) setHook(h func(ctx context.Context, ev rotation.Event) error) {
 func (w *world) secretJSON(override map[string]any) string {
 	fields := map[string]any{"team": "payments"}
 	maps.Copy(fields, override)
-	return w.p.SecretJSON(w.t, clientID, clientSecret, fields)
+	v, err := w.p.SecretJSON(clientID, clientSecret, fields)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return v
 }
 
 // configure turns rotation on (rate(30 days), a 3h window) and waits for the
@@ -104,16 +112,12 @@ func (w *world) secretJSON(override map[string]any) string {
 func (w *world) configure() {
 	w.t.Helper()
 	ctx := context.Background()
-	if _, err := w.sm.Client().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-		SecretId:          aws.String(w.arn),
-		RotationLambdaARN: aws.String(lambdaARN),
-		RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
-	}); err != nil {
+	if _, err := w.sm.Client().RotateSecret(ctx, localrun.RotateSecretInput(w.arn)); err != nil {
 		w.t.Fatal(err)
 	}
 	w.waitRotations()
-	if rs := w.sm.Rotations(w.arn); rs[len(rs)-1].Err != nil {
-		w.t.Fatalf("first rotation: %v", rs[len(rs)-1].Err)
+	if err := w.p.LastRotation().Err; err != nil {
+		w.t.Fatalf("first rotation: %v", err)
 	}
 }
 
@@ -171,7 +175,7 @@ func (w *world) failedRotation() string {
 	}
 	w.waitRotations()
 	v := aws.ToString(out.VersionId)
-	if rs := w.sm.Rotations(w.arn); rs[len(rs)-1].Err == nil {
+	if w.p.LastRotation().Err == nil {
 		w.t.Fatal("the rotation meant to fail succeeded")
 	}
 	if !slices.Contains(w.stages()[v], "AWSPENDING") {
@@ -238,8 +242,7 @@ func (w *world) pendingOnCurrent() {
 func (w *world) rotateNow() (string, error) {
 	v := w.startRotation()
 	w.waitRotations()
-	rs := w.sm.Rotations(w.arn)
-	return v, rs[len(rs)-1].Err
+	return v, w.p.LastRotation().Err
 }
 
 func (w *world) deps() deps {
@@ -488,7 +491,7 @@ func (w *world) configuredWithoutToken() {
 	w.t.Helper()
 	if _, err := w.sm.Client().RotateSecret(context.Background(), &secretsmanager.RotateSecretInput{
 		SecretId:          aws.String(w.arn),
-		RotationLambdaARN: aws.String(lambdaARN),
+		RotationLambdaARN: aws.String(localrun.LambdaARN),
 		RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
 		RotateImmediately: aws.Bool(false),
 	}); err != nil {

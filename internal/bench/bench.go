@@ -32,13 +32,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/lambdarie"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/machine"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
@@ -122,12 +119,7 @@ type Row struct {
 
 // Machine describes where the figures were taken.
 type Machine struct {
-	NProc     int
-	CPU       string
-	Go        string
-	OSArch    string
-	Kernel    string
-	Date      time.Time
+	machine.Description
 	LoadStart string // /proc/loadavg when the run started
 	LoadEnd   string
 }
@@ -183,7 +175,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if r.progress == nil {
 		r.progress = io.Discard
 	}
-	rep := &Report{Config: cfg, Machine: machine(ctx)}
+	rep := &Report{Config: cfg, Machine: Machine{Description: machine.Describe(ctx), LoadStart: loadAvg()}}
 	if cfg.Dir == "" {
 		dir, err := os.MkdirTemp("", "clickwrap-rotator-bench-*")
 		if err != nil {
@@ -277,11 +269,7 @@ func (s *stack) close() {
 // finished, with the wall time from the RotateSecret call to that moment.
 func (s *stack) rotate(ctx context.Context) (time.Duration, secretsmanagertest.Rotation, error) {
 	t0 := time.Now()
-	_, err := s.Secrets.Client().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-		SecretId:          aws.String(s.arn),
-		RotationLambdaARN: aws.String(localrun.LambdaARN),
-		RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
-	})
+	_, err := s.Secrets.Client().RotateSecret(ctx, localrun.RotateSecretInput(s.arn))
 	if err != nil {
 		return 0, secretsmanagertest.Rotation{}, fmt.Errorf("RotateSecret: %w", err)
 	}
@@ -781,31 +769,6 @@ func procMemory(fn *lambdarie.Function) (hwm, rss int64, err error) {
 		return 0, 0, fmt.Errorf("/proc/%d/status has no VmHWM", pid)
 	}
 	return hwm, rss, nil
-}
-
-func machine(ctx context.Context) Machine {
-	m := Machine{NProc: runtime.NumCPU(), Go: runtime.Version(), OSArch: runtime.GOOS + "/" + runtime.GOARCH, Date: time.Now().UTC(), LoadStart: loadAvg()}
-	if out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output(); err == nil {
-		m.Go = strings.TrimSpace(string(out))
-	}
-	if out, err := exec.CommandContext(ctx, "nproc").Output(); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil {
-			m.NProc = n
-		}
-	}
-	m.CPU = "unknown"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
-	}
-	return m
 }
 
 // loadAvg returns the 1, 5 and 15-minute load averages.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/markdown"
 )
 
 // TestRunTiny runs the whole bench in a tiny configuration, so that the
@@ -66,7 +68,7 @@ func TestRunTiny(t *testing.T) {
 		}
 	}
 	for _, row := range rep.Rows {
-		if !strings.Contains(md, "| "+cell(row.Figure)+" | "+cell(row.Value)+" |") {
+		if !strings.Contains(md, "| "+markdown.Cell(row.Figure)+" | "+markdown.Cell(row.Value)+" |") {
 			t.Errorf("the Markdown table lacks the row %s", row.ID)
 		}
 	}

@@ -4,22 +4,22 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/markdown"
 )
 
 // Table renders the figures as one Markdown table, a section heading row
 // before each section's rows, and the rows' notes under it.
 func (r *Report) Table() string {
 	var b strings.Builder
-	b.WriteString("| figure | median / value | spread | target | result |\n")
-	b.WriteString("|---|---|---|---|---|\n")
+	b.WriteString(markdown.Header("figure", "median / value", "spread", "target", "result"))
 	section := ""
 	for _, row := range r.Rows {
 		if row.Section != section {
 			section = row.Section
-			fmt.Fprintf(&b, "| **%s** | | | | |\n", cell(section))
+			b.WriteString(markdown.Row("**"+section+"**", "", "", "", ""))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n",
-			cell(row.Figure), cell(row.Value), cell(row.Spread), cell(row.Target), cell(string(row.Result)))
+		b.WriteString(markdown.Row(row.Figure, row.Value, row.Spread, row.Target, string(row.Result)))
 	}
 	first := true
 	for _, row := range r.Rows {
@@ -59,21 +59,22 @@ func (r *Report) Markdown() string {
 	b.WriteString("taken on the same machine. The counts do not depend on timing and are also asserted by `make test`.\n\n")
 
 	b.WriteString("## Machine\n\n")
-	b.WriteString("| | |\n|---|---|\n")
-	fmt.Fprintf(&b, "| CPUs (`nproc`) | %d |\n", m.NProc)
-	fmt.Fprintf(&b, "| CPU model (`/proc/cpuinfo`) | %s |\n", cell(m.CPU))
-	fmt.Fprintf(&b, "| Go | %s, %s |\n", cell(m.Go), m.OSArch)
+	b.WriteString(markdown.Header("", ""))
+	b.WriteString(markdown.Row("CPUs (`nproc`)", fmt.Sprint(m.CPUs)))
+	b.WriteString(markdown.Row("CPU model (`/proc/cpuinfo`)", m.CPU))
+	b.WriteString(markdown.Row("Go", m.Go+", "+m.OSArch()))
 	if m.Kernel != "" {
-		fmt.Fprintf(&b, "| Linux kernel | %s |\n", cell(m.Kernel))
+		b.WriteString(markdown.Row("Linux kernel", m.Kernel))
 	}
-	fmt.Fprintf(&b, "| date | %s |\n", m.Date.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "| load average (1, 5, 15 min), start / end | %s / %s |\n", m.LoadStart, m.LoadEnd)
+	b.WriteString(markdown.Row("date", m.Date.Format("2006-01-02 15:04 MST")))
+	b.WriteString(markdown.Row("load average (1, 5, 15 min), start / end", m.LoadStart+" / "+m.LoadEnd))
 	goBench := "skipped"
 	if c.GoBenchTime != "-" {
 		goBench = "`-benchtime " + c.GoBenchTime + "`"
 	}
-	fmt.Fprintf(&b, "| configuration | %d runs per timing, %d rotations per zero-downtime mode, Go benchmarks %s; the bench took %s |\n\n",
-		c.Runs, c.Rotations, goBench, r.Took.Round(time.Second))
+	b.WriteString(markdown.Row("configuration", fmt.Sprintf("%d runs per timing, %d rotations per zero-downtime mode, Go benchmarks %s; the bench took %s",
+		c.Runs, c.Rotations, goBench, r.Took.Round(time.Second))))
+	b.WriteString("\n")
 
 	b.WriteString("## Results\n\n")
 	b.WriteString(r.Table())
@@ -92,7 +93,7 @@ func (r *Report) Markdown() string {
 	}
 
 	b.WriteString("## What is measured\n\n")
-	b.WriteString(strings.NewReplacer("{arch}", m.OSArch, "{runs}", fmt.Sprint(c.Runs),
+	b.WriteString(strings.NewReplacer("{arch}", m.OSArch(), "{runs}", fmt.Sprint(c.Runs),
 		"{template}", fmt.Sprint(TemplateSMCalls), "{rotations}", fmt.Sprint(c.Rotations), "§", "`").Replace(method))
 	b.WriteString("\n")
 	if r.GoBench != "" {
@@ -101,11 +102,6 @@ func (r *Report) Markdown() string {
 		b.WriteString("\n```\n")
 	}
 	return b.String()
-}
-
-// cell makes s safe inside a Markdown table cell.
-func cell(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "|", `\|`), "\n", " ")
 }
 
 // method says what each figure measures; {name} are filled in and § is a

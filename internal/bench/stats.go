@@ -27,9 +27,8 @@ func timingRow(id, section, figure string, ds []time.Duration) Row {
 // common breakdown, or each distinct one when they differ; worst is the
 // largest total.
 func callsSummary(all []map[string]int) (worst int, desc string) {
-	seen := map[string]int{}
-	var order []string
-	for _, c := range all {
+	descs := make([]string, len(all))
+	for i, c := range all {
 		total := 0
 		for _, n := range c {
 			total += n
@@ -40,40 +39,41 @@ func callsSummary(all []map[string]int) (worst int, desc string) {
 		for i, op := range ops {
 			parts[i] = fmt.Sprintf("%s %d", op, c[op])
 		}
-		d := fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
-		if seen[d] == 0 {
-			order = append(order, d)
-		}
-		seen[d]++
+		descs[i] = fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
 	}
-	if len(order) == 1 {
-		return worst, order[0]
-	}
-	for i, d := range order {
-		order[i] = fmt.Sprintf("%d× %s", seen[d], d)
-	}
-	return worst, "varied: " + strings.Join(order, "; ")
+	return worst, summary(descs)
 }
 
+// cwSummary describes the Clickwrap requests of every rotation as
+// callsSummary does; ok means each made one mint and one verify.
 func cwSummary(all []cwCount) (ok bool, desc string) {
 	ok = true
+	descs := make([]string, len(all))
+	for i, c := range all {
+		ok = ok && c.mints == 1 && c.verifies == 1
+		descs[i] = fmt.Sprintf("%d (%d mint, %d verify)", c.mints+c.verifies, c.mints, c.verifies)
+	}
+	return ok, summary(descs)
+}
+
+// summary is the one description all share, or "varied: " and each
+// distinct one with its count, in the order first seen.
+func summary(descs []string) string {
 	seen := map[string]int{}
 	var order []string
-	for _, c := range all {
-		ok = ok && c.mints == 1 && c.verifies == 1
-		d := fmt.Sprintf("%d (%d mint, %d verify)", c.mints+c.verifies, c.mints, c.verifies)
+	for _, d := range descs {
 		if seen[d] == 0 {
 			order = append(order, d)
 		}
 		seen[d]++
 	}
 	if len(order) == 1 {
-		return ok, order[0]
+		return order[0]
 	}
 	for i, d := range order {
 		order[i] = fmt.Sprintf("%d× %s", seen[d], d)
 	}
-	return ok, "varied: " + strings.Join(order, "; ")
+	return "varied: " + strings.Join(order, "; ")
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
@@ -64,11 +62,7 @@ func run(ctx context.Context, out io.Writer) error {
 	sm := st.Secrets.Client()
 	for i := 1; i <= 2; i++ {
 		fmt.Fprintf(out, "\nRotation %d: RotateSecret (schedule rate(30 days), window 3h); the function logs one line per step:\n", i)
-		rot, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-			SecretId:          aws.String(arn),
-			RotationLambdaARN: aws.String(localrun.LambdaARN),
-			RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
-		})
+		rot, err := sm.RotateSecret(ctx, localrun.RotateSecretInput(arn))
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/machine"
 )
 
 // workDir holds the bootstrap, built once for the package's tests, and the
@@ -156,7 +157,7 @@ func TestTableAndDoc(t *testing.T) {
 		Calls:      *calls(9, 9, 1, 0),
 	}
 	r.Scenario.Want.ErrContains = "x"
-	gen, err := Generated([]Result{r}, Machine{OS: "linux", Arch: "amd64", CPUs: 2, CPU: "cpu", GoVersion: "go1.26"})
+	gen, err := Generated([]Result{r}, Machine{Description: machine.Description{OS: "linux", Arch: "amd64", CPUs: 2, CPU: "cpu", Go: "go1.26"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/lambdarie"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/syncbuf"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
@@ -58,7 +59,7 @@ type env struct {
 	initialToken string
 	arn, first   string // the secret and its first version
 
-	extraLogs lockedBuffer
+	extraLogs syncbuf.Buffer
 	cleanups  []func()
 	// removeFault undoes a fault set with an OnCall hook (for heal).
 	removeFault func()
@@ -253,7 +254,7 @@ func quote(s string) string {
 // rotateSecret starts a rotation as the service's RotateSecret does and
 // waits for it.
 func (e *env) rotateSecret(ctx context.Context) error {
-	out, err := e.sm.RotateSecret(ctx, rotateSecretInput(e.arn))
+	out, err := e.sm.RotateSecret(ctx, localrun.RotateSecretInput(e.arn))
 	if err != nil {
 		return fmt.Errorf("RotateSecret: %w", err)
 	}
@@ -790,22 +791,4 @@ func forward(addr, target string) (stop func(), err error) {
 		mu.Unlock()
 		wg.Wait()
 	}, nil
-}
-
-// lockedBuffer is an io.Writer safe for concurrent writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
@@ -211,17 +210,9 @@ func Scenarios() []Scenario {
 			Verdict:    "minor: 1 orphan (both containers minted; one value was stored)",
 			Concurrent: true,
 			setup: func(ctx context.Context, e *env) error {
-				fn, err := e.startFunction(ctx, nil)
-				if err != nil {
+				if err := e.addSecondContainer(ctx); err != nil {
 					return err
 				}
-				second := invoker(fn)
-				e.st.Secrets.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
-					if ctx.Value(secondContainer{}) != nil {
-						return second(ctx, ev)
-					}
-					return e.st.Invoke(ctx, ev)
-				})
 				e.barrier("PutSecretValue", 2)
 				e.barrier("UpdateSecretVersionStage", 2)
 				return nil
@@ -246,17 +237,9 @@ func Scenarios() []Scenario {
 			Concurrent: true,
 			setup: func(ctx context.Context, e *env) error {
 				e.st.Sandbox.SetRevokeOnMint(true)
-				fn, err := e.startFunction(ctx, nil)
-				if err != nil {
+				if err := e.addSecondContainer(ctx); err != nil {
 					return err
 				}
-				second := invoker(fn)
-				e.st.Secrets.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
-					if ctx.Value(secondContainer{}) != nil {
-						return second(ctx, ev)
-					}
-					return e.st.Invoke(ctx, ev)
-				})
 				e.storeRevokedFirst()
 				return nil
 			},
@@ -392,16 +375,25 @@ func ownerFixesDuringRetries(ctx context.Context, e *env) driven {
 	return d
 }
 
-// secondContainer marks the context of the runs scenario 9b sends to the
-// second container.
+// secondContainer marks the context of the runs scenarios 9b and 9c send
+// to the second container.
 type secondContainer struct{}
 
-func rotateSecretInput(arn string) *secretsmanager.RotateSecretInput {
-	return &secretsmanager.RotateSecretInput{
-		SecretId:          aws.String(arn),
-		RotationLambdaARN: aws.String(localrun.LambdaARN),
-		RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
+// addSecondContainer starts a second container of the rotator: the runs
+// whose context is marked secondContainer go to it, the others to the first.
+func (e *env) addSecondContainer(ctx context.Context) error {
+	fn, err := e.startFunction(ctx, nil)
+	if err != nil {
+		return err
 	}
+	second := invoker(fn)
+	e.st.Secrets.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+		if ctx.Value(secondContainer{}) != nil {
+			return second(ctx, ev)
+		}
+		return e.st.Invoke(ctx, ev)
+	})
+	return nil
 }
 
 // twoRotateSecrets sends two RotateSecret calls at once (a barrier in setup
@@ -414,7 +406,7 @@ func twoRotateSecrets(ctx context.Context, e *env) driven {
 	)
 	for i := range 2 {
 		wg.Go(func() {
-			out, err := e.sm.RotateSecret(ctx, rotateSecretInput(e.arn))
+			out, err := e.sm.RotateSecret(ctx, localrun.RotateSecretInput(e.arn))
 			errs[i] = err
 			if err == nil {
 				versions[i] = aws.ToString(out.VersionId)
@@ -440,7 +432,7 @@ func twoRotateSecrets(ctx context.Context, e *env) driven {
 // racingRetry starts a rotation in the first container and, while it runs,
 // the service's RetryRotation of the same version in the second.
 func racingRetry(ctx context.Context, e *env) driven {
-	out, err := e.sm.RotateSecret(ctx, rotateSecretInput(e.arn))
+	out, err := e.sm.RotateSecret(ctx, localrun.RotateSecretInput(e.arn))
 	if err != nil {
 		return driven{attempts: []error{fmt.Errorf("RotateSecret: %w", err)}}
 	}

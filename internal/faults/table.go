@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"regexp"
-	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/machine"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/markdown"
 )
 
 // maxErrLen bounds a shortened error, in runes.
@@ -54,32 +56,16 @@ func Shorten(msg string) string {
 	return msg
 }
 
-// Machine describes where the matrix ran.
+// Machine is where the matrix ran and how long it took.
 type Machine struct {
-	OS, Arch, CPU, GoVersion string
-	CPUs                     int
-	Date                     time.Time
+	machine.Description
 	// Wall is how long the whole matrix took.
 	Wall time.Duration
 }
 
-// ThisMachine describes the running machine.
-func ThisMachine() Machine {
-	m := Machine{OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Date: time.Now().UTC(), CPU: "unknown CPU"}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return m
-}
-
 func (m Machine) String() string {
-	return fmt.Sprintf("%s, %s/%s, %d CPUs (%s), %s; matrix wall time %s",
-		m.Date.Format("2006-01-02 15:04 UTC"), m.OS, m.Arch, m.CPUs, m.CPU, m.GoVersion, m.Wall.Round(100*time.Millisecond))
+	return fmt.Sprintf("%s, %s, %d CPUs (%s), %s; matrix wall time %s",
+		m.Date.Format("2006-01-02 15:04 UTC"), m.OSArch(), m.CPUs, m.CPU, m.Go, m.Wall.Round(100*time.Millisecond))
 }
 
 // tableHeader names the columns of WriteTable.
@@ -91,19 +77,9 @@ var tableHeader = []string{
 
 // WriteTable writes the results as a Markdown table, one row per scenario.
 func WriteTable(w io.Writer, results []Result) error {
-	var b bytes.Buffer
-	row := func(cells ...string) {
-		for i, c := range cells {
-			cells[i] = strings.ReplaceAll(c, "|", `\|`)
-		}
-		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
-	}
-	row(tableHeader...)
-	sep := make([]string, len(tableHeader))
-	for i := range sep {
-		sep[i] = "---"
-	}
-	row(sep...)
+	var b strings.Builder
+	row := func(cells ...string) { b.WriteString(markdown.Row(cells...)) }
+	b.WriteString(markdown.Header(tableHeader...))
 	for _, r := range results {
 		sc := r.Scenario
 		if r.HarnessErr != nil {
@@ -139,7 +115,7 @@ func WriteTable(w io.Writer, results []Result) error {
 			orphans(r), r.Calls.String(), fmt.Sprintf("%d / %d", r.TokenRequests, r.APIRequests),
 			roundDuration(r.Duration), verdict)
 	}
-	_, err := w.Write(b.Bytes())
+	_, err := io.WriteString(w, b.String())
 	return err
 }
 

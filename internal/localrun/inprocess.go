@@ -1,11 +1,16 @@
 package localrun
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
-	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
@@ -24,6 +29,8 @@ type InProcess struct {
 	Rotator   *rotation.Rotator
 	// ARN is the secret's.
 	ARN string
+
+	tokenURL string // the sandbox's, as the secret holds it
 }
 
 // InProcessOptions configure NewInProcess. The zero value works.
@@ -34,6 +41,9 @@ type InProcessOptions struct {
 	SecretName string
 	// Fields are added to (or, with a nil value, removed from) the secret.
 	Fields map[string]any
+	// TokenURLQuery, when set, is the query of the secret's token_url (a
+	// URL that reports must show without it).
+	TokenURLQuery string
 	// Sync makes RotateSecret return after the rotation (the emulator's
 	// Options.Sync).
 	Sync bool
@@ -43,10 +53,10 @@ type InProcessOptions struct {
 	Logger *slog.Logger
 }
 
-// NewInProcess starts the parts and stops them when tb ends. The emulator
-// invokes Rotator.Handle; a test that needs a hook sets its own invoker.
-func NewInProcess(tb testing.TB, o InProcessOptions) *InProcess {
-	tb.Helper()
+// NewInProcess starts the parts, as httptest.NewServer starts a server;
+// Close stops them. The emulator invokes Rotator.Handle; a test that needs a
+// hook sets its own invoker.
+func NewInProcess(o InProcessOptions) (*InProcess, error) {
 	if o.ClientID == "" {
 		o.ClientID = "api-app-1"
 	}
@@ -61,35 +71,73 @@ func NewInProcess(tb testing.TB, o InProcessOptions) *InProcess {
 	}
 	p := &InProcess{}
 	p.Sandbox = clickwraptest.NewServer()
-	tb.Cleanup(p.Sandbox.Close)
 	p.Sandbox.AddClient(o.ClientID, o.ClientSecret)
+	p.tokenURL = p.Sandbox.TokenURL()
+	if o.TokenURLQuery != "" {
+		p.tokenURL += "?" + o.TokenURLQuery
+	}
 	p.Secrets = secretsmanagertest.New(secretsmanagertest.Options{Sync: o.Sync})
-	tb.Cleanup(p.Secrets.Close)
 	p.Clickwrap = clickwrap.NewClient(p.Sandbox.Client())
 	if o.Retry != nil {
 		p.Clickwrap.Retry = *o.Retry
 	}
 	p.Rotator = rotation.New(p.Secrets.Client(), p.Clickwrap, o.Logger)
 	p.Secrets.SetInvoker(p.Rotator.Handle)
-	p.ARN = p.Secrets.CreateSecret(o.SecretName, p.SecretJSON(tb, o.ClientID, o.ClientSecret, o.Fields))
-	return p
+	secret, err := p.SecretJSON(o.ClientID, o.ClientSecret, o.Fields)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.ARN = p.Secrets.CreateSecret(o.SecretName, secret)
+	return p, nil
+}
+
+// Close stops the emulator and the sandbox.
+func (p *InProcess) Close() {
+	p.Secrets.Close()
+	p.Sandbox.Close()
 }
 
 // SecretJSON is a SecretString with the given credentials, the sandbox's
 // endpoints, and fields added (or, with a nil value, removed).
-func (p *InProcess) SecretJSON(tb testing.TB, clientID, clientSecret string, fields map[string]any) string {
-	tb.Helper()
+func (p *InProcess) SecretJSON(clientID, clientSecret string, fields map[string]any) (string, error) {
 	m := map[string]any{
 		"client_id":     clientID,
 		"client_secret": clientSecret,
-		"token_url":     p.Sandbox.TokenURL(),
+		"token_url":     p.tokenURL,
 		"api_url":       p.Sandbox.APIURL(),
 	}
 	maps.Copy(m, fields)
 	maps.DeleteFunc(m, func(_ string, v any) bool { return v == nil })
 	b, err := json.Marshal(m)
 	if err != nil {
-		tb.Fatal(err)
+		return "", fmt.Errorf("localrun: the secret's fields: %w", err)
 	}
-	return string(b)
+	return string(b), nil
+}
+
+// RotateSecret starts a rotation of the secret, turning rotation on (the
+// function LambdaARN, every 30 days) as the tests configure it, and returns
+// the pending version's id. Without Sync the rotation goes on after it
+// returns: Secrets.Wait waits for it, LastRotation tells how it ended.
+func (p *InProcess) RotateSecret(ctx context.Context) (string, error) {
+	out, err := p.Secrets.Client().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(p.ARN),
+		RotationLambdaARN: aws.String(LambdaARN),
+		RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
+	})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+// LastRotation is the emulator's record of the secret's latest rotation
+// (the zero Rotation before the first).
+func (p *InProcess) LastRotation() secretsmanagertest.Rotation {
+	rs := p.Secrets.Rotations(p.ARN)
+	if len(rs) == 0 {
+		return secretsmanagertest.Rotation{}
+	}
+	return rs[len(rs)-1]
 }

@@ -15,6 +15,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/lambdarie"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
@@ -27,6 +31,18 @@ const RotatorPackage = "./cmd/rotator"
 
 // LambdaARN is the function ARN the demo and tests configure rotation with.
 const LambdaARN = "arn:aws:lambda:us-east-1:123456789012:function:clickwrap-rotator"
+
+// RotateSecretInput is the RotateSecret call the demo, the benchmarks, the
+// fault matrix and the end-to-end tests make: it turns rotation on for
+// secretID (the function LambdaARN, rate(30 days), a 3-hour window) and
+// starts one.
+func RotateSecretInput(secretID string) *secretsmanager.RotateSecretInput {
+	return &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(secretID),
+		RotationLambdaARN: aws.String(LambdaARN),
+		RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
+	}
+}
 
 // Options configure Start.
 type Options struct {

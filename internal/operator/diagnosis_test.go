@@ -19,11 +19,10 @@ import (
 )
 
 const (
-	diagARN    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:clickwrap/api-token-AbCdEf"
-	diagLambda = "arn:aws:lambda:us-east-1:123456789012:function:clickwrap-rotator"
-	diagCur    = "11111111-1111-4111-8111-111111111111"
-	diagPrev   = "22222222-2222-4222-8222-222222222222"
-	diagPend   = "33333333-3333-4333-8333-333333333333"
+	diagARN  = "arn:aws:secretsmanager:us-east-1:123456789012:secret:clickwrap/api-token-AbCdEf"
+	diagCur  = "11111111-1111-4111-8111-111111111111"
+	diagPrev = "22222222-2222-4222-8222-222222222222"
+	diagPend = "33333333-3333-4333-8333-333333333333"
 )
 
 var diagNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -36,7 +35,7 @@ func diagFacts() operator.Facts {
 			ARN:               aws.String(diagARN),
 			Name:              aws.String("clickwrap/api-token"),
 			RotationEnabled:   aws.Bool(true),
-			RotationLambdaARN: aws.String(diagLambda),
+			RotationLambdaARN: aws.String(localrun.LambdaARN),
 			RotationRules:     &types.RotationRulesType{ScheduleExpression: aws.String("rate(30 days)"), Duration: aws.String("3h")},
 			LastRotatedDate:   aws.Time(diagNow.Add(-24 * time.Hour)),
 			LastChangedDate:   aws.Time(diagNow.Add(-24 * time.Hour)),
@@ -130,7 +129,7 @@ func TestDiagnose(t *testing.T) {
 		{"rotation not enabled, configuration kept", func(f *operator.Facts) {
 			f.Secret.RotationEnabled = aws.Bool(false)
 		}, operator.StateNotEnabled, nil,
-			"aws secretsmanager rotate-secret --secret-id " + diagARN + " --rotation-lambda-arn " + diagLambda + ` --rotation-rules '{"Duration":"3h","ScheduleExpression":"rate(30 days)"}'`,
+			"aws secretsmanager rotate-secret --secret-id " + diagARN + " --rotation-lambda-arn " + localrun.LambdaARN + ` --rotation-rules '{"Duration":"3h","ScheduleExpression":"rate(30 days)"}'`,
 			[]string{"not enabled"}},
 		{"rotation never configured, no token yet", func(f *operator.Facts) {
 			f.Secret.RotationEnabled, f.Secret.RotationLambdaARN, f.Secret.RotationRules, f.Secret.NextRotationDate = nil, nil, nil, nil
@@ -315,39 +314,17 @@ func TestShortDuration(t *testing.T) {
 // that fix.
 func TestRemovePendingCommandIsTheRotatorsFix(t *testing.T) {
 	t.Parallel()
-	p := localrun.NewInProcess(t, localrun.InProcessOptions{
-		ClientID: "diag-app", ClientSecret: "diag-client-secret", SecretName: "diag/token", Sync: true,
-	})
-	cw, sm, client, rot, arn := p.Sandbox, p.Secrets, p.Clickwrap, p.Rotator, p.ARN
-	sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
-		if ev.Step == string(rotation.TestSecret) {
-			v, _ := sm.Value(arn, ev.ClientRequestToken)
-			s, err := clickwrap.ParseSecret(v)
-			if err != nil {
-				return err
-			}
-			cw.Revoke(s.AccessToken)
-		}
-		return rot.Handle(ctx, ev)
-	})
+	e := newEnv(t)
 	// The function removes AWSPENDING from a version that can never pass;
 	// when that removal is refused, its error names the command.
-	sm.FailNext("UpdateSecretVersionStage", 1, "AccessDeniedException")
-	ctx := context.Background()
-	out, err := sm.Client().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-		SecretId: aws.String(arn), RotationLambdaARN: aws.String(diagLambda),
-		RotationRules: &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := aws.ToString(out.VersionId)
-	rs := sm.Rotations(arn)
-	stepErr := rs[len(rs)-1].Err
+	v := e.stuckRotation()
+	sm, arn := e.Secrets, e.ARN
+	stepErr := e.LastRotation().Err
 	if want := "`" + rotation.RemovePendingCommand(arn, v) + "`"; stepErr == nil || !strings.Contains(stepErr.Error(), want) {
 		t.Fatalf("testSecret's error %v does not name %s", stepErr, want)
 	}
 
+	ctx := context.Background()
 	desc, err := sm.Client().DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
 	if err != nil {
 		t.Fatal(err)
@@ -368,12 +345,12 @@ func TestRemovePendingCommandIsTheRotatorsFix(t *testing.T) {
 		Secret:   desc,
 		Versions: versions.Versions,
 		Current:  operator.Value{Kind: operator.ValueNoToken},
-		Pending:  operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: client.Check(ctx, ps.APIEndpoint(), ps.AccessToken)},
+		Pending:  operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: e.Clickwrap.Check(ctx, ps.APIEndpoint(), ps.AccessToken)},
 	})
 	if d.State != operator.StateStuck || d.Fix != rotation.RemovePendingCommand(arn, v) || d.PendingVersion != v || d.PendingSince.IsZero() {
 		t.Errorf("diagnosis %+v", d)
 	}
-	if strings.Contains(d.Message, ps.AccessToken) || strings.Contains(d.Message, "diag-client-secret") {
+	if strings.Contains(d.Message, ps.AccessToken) || strings.Contains(d.Message, clientSecret) {
 		t.Error("the diagnosis carries a secret value")
 	}
 }

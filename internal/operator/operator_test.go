@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -15,31 +13,25 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
-	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
-	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
 const (
 	clientID     = "op-app"
 	clientSecret = "op-client-secret-4e2a"
-	lambdaARN    = "arn:aws:lambda:us-east-1:123456789012:function:clickwrap-rotator"
 )
 
-// env is one test's emulator (asynchronous rotation), sandbox, rotation
-// function and operator.
+// env is one test's rig (the emulator rotating asynchronously, as the
+// service does, the sandbox and the rotation function) and operator.
 type env struct {
-	t   *testing.T
-	sm  *secretsmanagertest.Server
-	cw  *clickwraptest.Server
-	rot *rotation.Rotator
-	op  *operator.Operator
-	arn string
+	*localrun.InProcess
+	t  *testing.T
+	op *operator.Operator
 
 	mu   sync.Mutex
 	hook func(ctx context.Context, ev rotation.Event) error
@@ -47,16 +39,16 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t}
-	e.cw = clickwraptest.NewServer()
-	t.Cleanup(e.cw.Close)
-	e.cw.AddClient(clientID, clientSecret)
-	e.sm = secretsmanagertest.New(secretsmanagertest.Options{})
-	t.Cleanup(e.sm.Close)
-	cw := clickwrap.NewClient(e.cw.Client())
-	cw.Retry.MaxAttempts = 1
-	e.rot = rotation.New(e.sm.Client(), cw, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
+	p, err := localrun.NewInProcess(localrun.InProcessOptions{
+		ClientID: clientID, ClientSecret: clientSecret, SecretName: "op/token", TokenURLQuery: "debug=1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	p.Clickwrap.Retry.MaxAttempts = 1
+	e := &env{InProcess: p, t: t}
+	e.Secrets.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
 		e.mu.Lock()
 		hook := e.hook
 		e.mu.Unlock()
@@ -65,13 +57,9 @@ func newEnv(t *testing.T) *env {
 				return err
 			}
 		}
-		return e.rot.Handle(ctx, ev)
+		return p.Rotator.Handle(ctx, ev)
 	})
-	secret, _ := json.Marshal(map[string]string{
-		"client_id": clientID, "client_secret": clientSecret, "token_url": e.cw.TokenURL() + "?debug=1", "api_url": e.cw.APIURL(),
-	})
-	e.arn = e.sm.CreateSecret("op/token", string(secret))
-	e.op = &operator.Operator{Secrets: e.sm.Client(), Clickwrap: cw}
+	e.op = &operator.Operator{Secrets: e.Secrets.Client(), Clickwrap: p.Clickwrap}
 	return e
 }
 
@@ -85,17 +73,14 @@ func (e *env) setHook(h func(ctx context.Context, ev rotation.Event) error) {
 // emulator to finish running it.
 func (e *env) rotate() string {
 	e.t.Helper()
-	out, err := e.sm.Client().RotateSecret(context.Background(), &secretsmanager.RotateSecretInput{
-		SecretId: aws.String(e.arn), RotationLambdaARN: aws.String(lambdaARN),
-		RotationRules: &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
-	})
+	v, err := e.RotateSecret(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.sm.Wait(context.Background()); err != nil {
+	if err := e.Secrets.Wait(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
-	return aws.ToString(out.VersionId)
+	return v
 }
 
 // stuckRotation runs a rotation that stays stuck: Clickwrap rejects its
@@ -104,27 +89,27 @@ func (e *env) stuckRotation() string {
 	e.t.Helper()
 	e.setHook(e.revokePendingBeforeTest)
 	defer e.setHook(nil)
-	e.sm.FailNext("UpdateSecretVersionStage", 1, "AccessDeniedException")
-	defer e.sm.FailNext("UpdateSecretVersionStage", 0, "")
+	e.Secrets.FailNext("UpdateSecretVersionStage", 1, "AccessDeniedException")
+	defer e.Secrets.FailNext("UpdateSecretVersionStage", 0, "")
 	return e.rotate()
 }
 
 // revokePendingBeforeTest makes Clickwrap reject the pending token.
 func (e *env) revokePendingBeforeTest(_ context.Context, ev rotation.Event) error {
 	if ev.Step == string(rotation.TestSecret) {
-		v, _ := e.sm.Value(e.arn, ev.ClientRequestToken)
+		v, _ := e.Secrets.Value(e.ARN, ev.ClientRequestToken)
 		s, err := clickwrap.ParseSecret(v)
 		if err != nil {
 			return err
 		}
-		e.cw.Revoke(s.AccessToken)
+		e.Sandbox.Revoke(s.AccessToken)
 	}
 	return nil
 }
 
 func (e *env) removePending(ctx context.Context, version string) error {
-	_, err := e.sm.Client().UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId: aws.String(e.arn), VersionStage: aws.String("AWSPENDING"), RemoveFromVersionId: aws.String(version),
+	_, err := e.Secrets.Client().UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(e.ARN), VersionStage: aws.String("AWSPENDING"), RemoveFromVersionId: aws.String(version),
 	})
 	return err
 }
@@ -150,7 +135,7 @@ func TestWait(t *testing.T) {
 		},
 		{
 			name:   "AWSPENDING left on the new AWSCURRENT version",
-			sm:     func(e *env) operator.SecretsManager { return pendingStaysOnCurrent{e.sm.Client()} },
+			sm:     func(e *env) operator.SecretsManager { return pendingStaysOnCurrent{e.Secrets.Client()} },
 			opts:   operator.WaitOptions{Timeout: 500 * time.Millisecond},
 			phases: []operator.Phase{operator.PhasePromoted, operator.PhaseFinished},
 			detail: "AWSPENDING is still on it too",
@@ -158,7 +143,7 @@ func TestWait(t *testing.T) {
 		{
 			name:   "values unreadable: the stages alone",
 			hook:   func(*env) hook { return sleepAt(100*time.Millisecond, rotation.TestSecret) },
-			sm:     func(e *env) operator.SecretsManager { return denyValues{e.sm.Client()} },
+			sm:     func(e *env) operator.SecretsManager { return denyValues{e.Secrets.Client()} },
 			phases: []operator.Phase{operator.PhaseFinished},
 			detail: "is AWSCURRENT and AWSPENDING is gone",
 			during: "its value cannot be read (api error AccessDeniedException",
@@ -166,7 +151,7 @@ func TestWait(t *testing.T) {
 		{
 			name: "pending token rejected",
 			hook: func(e *env) hook {
-				e.sm.FailNext("UpdateSecretVersionStage", 1, "AccessDeniedException") // the function cannot abandon it
+				e.Secrets.FailNext("UpdateSecretVersionStage", 1, "AccessDeniedException") // the function cannot abandon it
 				return e.revokePendingBeforeTest
 			},
 			phases: []operator.Phase{operator.PhaseCreated, operator.PhaseCannotPass},
@@ -207,14 +192,14 @@ func TestWait(t *testing.T) {
 			if tt.sm != nil {
 				op.Secrets = tt.sm(e)
 			}
-			v, err := op.StartRotation(context.Background(), e.arn)
+			v, err := op.StartRotation(context.Background(), e.ARN)
 			if err != nil {
 				t.Fatal(err)
 			}
 			opts := tt.opts
 			opts.Interval = 20 * time.Millisecond
 			var seen []operator.Progress
-			final, err := op.Wait(context.Background(), e.arn, v, opts, func(p operator.Progress) { seen = append(seen, p) })
+			final, err := op.Wait(context.Background(), e.ARN, v, opts, func(p operator.Progress) { seen = append(seen, p) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -303,9 +288,9 @@ func (e *env) supersedeAtSetSecret() hook {
 		if ev.Step != string(rotation.SetSecret) {
 			return nil
 		}
-		prev := operator.VersionWithStage(e.sm.Stages(e.arn), "AWSPREVIOUS")
-		_, err := e.sm.Client().UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-			SecretId: aws.String(e.arn), VersionStage: aws.String("AWSPENDING"),
+		prev := operator.VersionWithStage(e.Secrets.Stages(e.ARN), "AWSPREVIOUS")
+		_, err := e.Secrets.Client().UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+			SecretId: aws.String(e.ARN), VersionStage: aws.String("AWSPENDING"),
 			RemoveFromVersionId: aws.String(ev.ClientRequestToken), MoveToVersionId: aws.String(prev),
 		})
 		return err
@@ -342,7 +327,7 @@ func TestWaitInterrupted(t *testing.T) {
 	e := newEnv(t)
 	e.rotate()
 	release := make(chan struct{})
-	t.Cleanup(func() { close(release); _ = e.sm.Wait(context.Background()) })
+	t.Cleanup(func() { close(release); _ = e.Secrets.Wait(context.Background()) })
 	e.setHook(func(ctx context.Context, ev rotation.Event) error {
 		if ev.Step == string(rotation.TestSecret) {
 			select {
@@ -352,13 +337,13 @@ func TestWaitInterrupted(t *testing.T) {
 		}
 		return nil
 	})
-	v, err := e.op.StartRotation(context.Background(), e.arn)
+	v, err := e.op.StartRotation(context.Background(), e.ARN)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := e.op.Wait(ctx, e.arn, v, operator.WaitOptions{Interval: 10 * time.Millisecond}, nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := e.op.Wait(ctx, e.ARN, v, operator.WaitOptions{Interval: 10 * time.Millisecond}, nil); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Wait = %v, want the context's error", err)
 	}
 }
@@ -368,12 +353,12 @@ func TestWaitInterrupted(t *testing.T) {
 func TestStartRotation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	if _, err := e.op.StartRotation(context.Background(), e.arn); !errors.Is(err, operator.ErrNotConfigured) {
+	if _, err := e.op.StartRotation(context.Background(), e.ARN); !errors.Is(err, operator.ErrNotConfigured) {
 		t.Errorf("unconfigured: %v", err)
 	}
 	e.rotate()
 	e.stuckRotation()
-	if _, err := e.op.StartRotation(context.Background(), e.arn); !errors.Is(err, operator.ErrPreviousIncomplete) {
+	if _, err := e.op.StartRotation(context.Background(), e.ARN); !errors.Is(err, operator.ErrPreviousIncomplete) {
 		t.Errorf("stuck: %v", err)
 	}
 }
@@ -412,22 +397,22 @@ func TestUnstickChecksBeforeChanging(t *testing.T) {
 	e := newEnv(t)
 	e.rotate()
 	stuck := e.stuckRotation()
-	plan, err := e.op.PlanUnstick(context.Background(), e.arn, 0)
-	if err != nil || plan.Refusal != "" || plan.Version != stuck || plan.Command != rotation.RemovePendingCommand(e.arn, stuck) {
+	plan, err := e.op.PlanUnstick(context.Background(), e.ARN, 0)
+	if err != nil || plan.Refusal != "" || plan.Version != stuck || plan.Command != rotation.RemovePendingCommand(e.ARN, stuck) {
 		t.Fatalf("plan %+v, %v", plan, err)
 	}
 	if err := e.removePending(context.Background(), stuck); err != nil { // someone else was quicker
 		t.Fatal(err)
 	}
-	e.sm.ResetCalls()
+	e.Secrets.ResetCalls()
 	if _, err := e.op.Unstick(context.Background(), plan); !errors.Is(err, operator.ErrStagesChanged) {
 		t.Errorf("Unstick after the stages changed: %v", err)
 	}
-	if n := e.sm.Calls()["UpdateSecretVersionStage"]; n != 0 {
+	if n := e.Secrets.Calls()["UpdateSecretVersionStage"]; n != 0 {
 		t.Errorf("UpdateSecretVersionStage called %d times", n)
 	}
 
-	refused, err := e.op.PlanUnstick(context.Background(), e.arn, 0)
+	refused, err := e.op.PlanUnstick(context.Background(), e.ARN, 0)
 	if err != nil || refused.Refusal == "" {
 		t.Fatalf("plan with nothing stuck: %+v, %v", refused, err)
 	}
@@ -444,8 +429,8 @@ func TestInspectDegrades(t *testing.T) {
 	e.rotate()
 	ctx := context.Background()
 
-	e.sm.FailNext("ListSecretVersionIds", 1, "AccessDeniedException")
-	r, err := e.op.Inspect(ctx, e.arn, operator.InspectOptions{})
+	e.Secrets.FailNext("ListSecretVersionIds", 1, "AccessDeniedException")
+	r, err := e.op.Inspect(ctx, e.ARN, operator.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,8 +438,8 @@ func TestInspectDegrades(t *testing.T) {
 		t.Errorf("warnings %v, versions %+v", r.Warnings, r.Versions)
 	}
 
-	e.sm.FailNext("GetSecretValue", 1, "AccessDeniedException")
-	r, err = e.op.Inspect(ctx, e.arn, operator.InspectOptions{})
+	e.Secrets.FailNext("GetSecretValue", 1, "AccessDeniedException")
+	r, err = e.op.Inspect(ctx, e.ARN, operator.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,8 +447,8 @@ func TestInspectDegrades(t *testing.T) {
 		t.Errorf("current %+v, diagnosis %+v", r.Current, r.Diagnosis)
 	}
 
-	e.sm.FailNext("DescribeSecret", 1, "AccessDeniedException")
-	if _, err := e.op.Inspect(ctx, e.arn, operator.InspectOptions{}); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+	e.Secrets.FailNext("DescribeSecret", 1, "AccessDeniedException")
+	if _, err := e.op.Inspect(ctx, e.ARN, operator.InspectOptions{}); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Errorf("DescribeSecret failing: %v", err)
 	}
 	if _, err := e.op.Inspect(ctx, "op/missing", operator.InspectOptions{}); err == nil || !strings.Contains(err.Error(), `secret "op/missing" not found`) {
@@ -480,7 +465,7 @@ func TestReportShowsNoSecret(t *testing.T) {
 	e := newEnv(t)
 	e.rotate()
 	e.stuckRotation()
-	r, err := e.op.Inspect(context.Background(), e.arn, operator.InspectOptions{VerifyCurrent: true, VerifyPending: true})
+	r, err := e.op.Inspect(context.Background(), e.ARN, operator.InspectOptions{VerifyCurrent: true, VerifyPending: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,8 +475,8 @@ func TestReportShowsNoSecret(t *testing.T) {
 	}
 	out := string(js)
 	secrets := []string{clientSecret}
-	for id := range e.sm.Stages(e.arn) {
-		v, _ := e.sm.Value(e.arn, id)
+	for id := range e.Secrets.Stages(e.ARN) {
+		v, _ := e.Secrets.Value(e.ARN, id)
 		if s, err := clickwrap.ParseSecret(v); err == nil && s.AccessToken != "" {
 			secrets = append(secrets, s.AccessToken)
 			if !strings.Contains(out, clickwrap.Fingerprint(s.AccessToken)) {
@@ -504,7 +489,7 @@ func TestReportShowsNoSecret(t *testing.T) {
 			t.Error("a secret value is in the report")
 		}
 	}
-	if strings.Contains(out, "debug=1") || !strings.Contains(out, e.cw.TokenURL()) || !strings.Contains(out, e.cw.APIURL()) {
+	if strings.Contains(out, "debug=1") || !strings.Contains(out, e.Sandbox.TokenURL()) || !strings.Contains(out, e.Sandbox.APIURL()) {
 		t.Error("token_url shown with its query, or an endpoint not shown")
 	}
 	if r.Diagnosis.State != operator.StateStuck || r.Current.Check.Result != operator.CheckAccepted || r.Pending.Check.Result != operator.CheckRejected {

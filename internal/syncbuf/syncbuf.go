@@ -1,6 +1,6 @@
 // Package syncbuf provides a bytes.Buffer that goroutines may write and read
 // at the same time: the sink for log lines and process output in tests, the
-// demo and the benchmarks.
+// demo, the benchmarks and the fault matrix.
 package syncbuf
 
 import (

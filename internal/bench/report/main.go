@@ -48,7 +48,7 @@ func run(ctx context.Context, cfg bench.Config, out string) error {
 		return err
 	}
 	m := rep.Machine
-	fmt.Printf("\n%d CPUs (%s), %s %s, %s, load %s / %s\n\n", m.NProc, m.CPU, m.Go, m.OSArch,
+	fmt.Printf("\n%d CPUs (%s), %s %s, %s, load %s / %s\n\n", m.CPUs, m.CPU, m.Go, m.OSArch(),
 		m.Date.Format("2006-01-02 15:04 MST"), m.LoadStart, m.LoadEnd)
 	fmt.Print(rep.Table())
 	if missed := rep.Missed(); len(missed) > 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/faults"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/lambdarie"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/machine"
 )
 
 func main() {
@@ -67,8 +68,8 @@ func run(out, only string, parallel int) int {
 		fmt.Fprintln(os.Stderr, "report:", runErr)
 		return 2
 	}
-	m := faults.ThisMachine()
-	m.Wall = time.Since(start)
+	wall := time.Since(start)
+	m := faults.Machine{Description: machine.Describe(ctx), Wall: wall}
 	gen, err := faults.Generated(results, m)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
