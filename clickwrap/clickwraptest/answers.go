@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -267,26 +268,25 @@ const challengePage = `<!DOCTYPE html>
 </html>
 `
 
-const blockPage = `<!DOCTYPE html>
-<html>
-<head><title>Access Denied</title></head>
-<body>
-<h1>Access Denied</h1>
-<p>The request was blocked by the web application firewall.</p>
-<p>Reference: 0.sandbox.0</p>
-</body>
-</html>
-`
+// blockPage is a web application firewall's block page; proxyAuthPage a
+// proxy's request to sign in to it.
+var (
+	blockPage = simplePage("Access Denied", "Access Denied",
+		"The request was blocked by the web application firewall.", "Reference: 0.sandbox.0")
+	proxyAuthPage = simplePage("Authentication required", "Authentication required",
+		"Sign in to the proxy to access this resource.")
+)
 
-const proxyAuthPage = `<!DOCTYPE html>
-<html>
-<head><title>Authentication required</title></head>
-<body>
-<h1>Authentication required</h1>
-<p>Sign in to the proxy to access this resource.</p>
-</body>
-</html>
-`
+// simplePage is a plain HTML page with a title, a heading and paragraphs.
+func simplePage(title, heading string, paragraphs ...string) string {
+	var b strings.Builder
+	b.WriteString("<!DOCTYPE html>\n<html>\n<head><title>" + title + "</title></head>\n<body>\n<h1>" + heading + "</h1>\n")
+	for _, p := range paragraphs {
+		b.WriteString("<p>" + p + "</p>\n")
+	}
+	b.WriteString("</body>\n</html>\n")
+	return b.String()
+}
 
 // tokenParams are the parameters of a token request, from a form or a JSON
 // body.

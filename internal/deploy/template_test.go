@@ -558,6 +558,19 @@ type refSet struct {
 	problems                             []string
 }
 
+// namedArg returns the name that an intrinsic function's argument list
+// (of n items) starts with, or records a problem.
+func (rs *refSet) namedArg(at, fn string, arg any, n int) (string, bool) {
+	args := asList(arg)
+	if len(args) == n {
+		if name, isStr := args[0].(string); isStr {
+			return name, true
+		}
+	}
+	rs.problems = append(rs.problems, fmt.Sprintf("%s: %s %v", at, fn, arg))
+	return "", false
+}
+
 // collectRefs walks a template (or part of one) and gathers the names it
 // uses. Sub variables are parsed with rain's own Fn::Sub parser.
 func collectRefs(root map[string]any) *refSet {
@@ -576,17 +589,9 @@ func collectRefs(root map[string]any) *refSet {
 				rs.refs = append(rs.refs, nameRef{at, name, false})
 				return
 			case "Fn::GetAtt":
-				args := asList(arg)
-				if len(args) != 2 {
-					rs.problems = append(rs.problems, fmt.Sprintf("%s: GetAtt %v", at, arg))
-					return
+				if name, ok := rs.namedArg(at, "GetAtt", arg, 2); ok {
+					rs.getAtts = append(rs.getAtts, nameRef{at, name, false})
 				}
-				name, isStr := args[0].(string)
-				if !isStr {
-					rs.problems = append(rs.problems, fmt.Sprintf("%s: GetAtt %v", at, arg))
-					return
-				}
-				rs.getAtts = append(rs.getAtts, nameRef{at, name, false})
 				return
 			case "Condition":
 				name, isStr := arg.(string)
@@ -596,19 +601,12 @@ func collectRefs(root map[string]any) *refSet {
 				rs.conditions = append(rs.conditions, nameRef{at, name, false})
 				return
 			case "Fn::If":
-				args := asList(arg)
-				if len(args) != 3 {
-					rs.problems = append(rs.problems, fmt.Sprintf("%s: Fn::If %v", at, arg))
-					return
+				if name, ok := rs.namedArg(at, "Fn::If", arg, 3); ok {
+					rs.conditions = append(rs.conditions, nameRef{at, name, false})
+					args := asList(arg)
+					walk(at+"[1]", args[1])
+					walk(at+"[2]", args[2])
 				}
-				name, isStr := args[0].(string)
-				if !isStr {
-					rs.problems = append(rs.problems, fmt.Sprintf("%s: Fn::If %v", at, arg))
-					return
-				}
-				rs.conditions = append(rs.conditions, nameRef{at, name, false})
-				walk(at+"[1]", args[1])
-				walk(at+"[2]", args[2])
 				return
 			case "Fn::Sub":
 				text, vars := arg, map[string]any(nil)
