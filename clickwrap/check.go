@@ -90,10 +90,16 @@ func IsToken68(s string) bool {
 // is not plainly someone else's. The answers, and what they return:
 //
 //   - 2xx with a JSON object: nil.
-//   - 401 or 403 from the API: a [*StatusError] that is Permanent.
+//   - the API's refusal, a [*StatusError] that is Permanent: a 401 that is
+//     not a page, with a Bearer challenge or none (RFC 6750 section 3); a
+//     403 with the API's {"error":...} object, an empty body or a Bearer
+//     challenge.
 //   - an answer that is not the API's (a redirect, such as a sign-in
 //     gateway's 302; an HTML page with any status, such as a CDN challenge
-//     or a firewall's block page; a 2xx whose body is not a JSON object):
+//     or a firewall's block page; any answer marked cf-mitigated; a 403 in
+//     a CDN's or gateway's own shape; a 401 that challenges only for
+//     another scheme; a 2xx whose body is not a JSON object, or says it
+//     failed):
 //     a [*StatusError] with NotAPI set, neither retried here nor permanent:
 //     the token is neither proven nor refused.
 //   - 404: a [*StatusError] that names api_url (the base is wrong).
