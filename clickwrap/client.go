@@ -26,6 +26,14 @@ type Client struct {
 	Retry RetryPolicy
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Secrets reads the credentials secret (one GetSecretValue of its
+	// AWSCURRENT per [Client.NewPending]). It is needed only for token
+	// secrets in the split form, which name a credentials_secret (see
+	// [Secret]); without it NewPending refuses them and mints nothing.
+	// cmd/rotator sets it to its Secrets Manager client, whose role must
+	// then be allowed secretsmanager:GetSecretValue on the credentials
+	// secret (and kms:Decrypt on its key, when it is a customer-managed one).
+	Secrets SecretReader
 
 	// authHints remembers, per authKey, the clientAuth the token endpoint
 	// last accepted.

@@ -1,28 +1,145 @@
 package clickwrap
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
+)
 
 // The rotation package's CredentialService (and SourceMatcher), joining
 // minting and the Bearer check to the secret format.
 
 // NewPending is the createSecret half of rotation: it parses the current
-// SecretString, mints a new token with its client credentials, and returns
-// the new SecretString, which keeps every other field of the current one.
-// Nothing is minted when the current secret is malformed.
+// SecretString, mints a new token, and returns the new SecretString, which
+// keeps every other field of the current one.
+//
+// In the inline form it mints with the secret's own client_id and
+// client_secret. In the split form (credentials_secret set, see [Secret]) it
+// first reads the credentials secret's AWSCURRENT through [Client.Secrets]
+// (one GetSecretValue), parses it ([ParseCredentials]), mints with the
+// application [Credentials.Next] picks for the current client_id, and
+// records that application's client_id in the new SecretString. The
+// credentials secret's values go into the token request and nowhere else:
+// the new SecretString never holds a client_secret, and no error carries a
+// value.
+//
+// Nothing is minted when the current secret is malformed, or, in the split
+// form, when the credentials secret cannot be read or is malformed (a
+// [*CredentialsError] naming it and the member at fault).
 func (c *Client) NewPending(ctx context.Context, current string) (string, error) {
 	s, err := ParseSecret(current)
 	if err != nil {
 		return "", err
 	}
+	if s.CredentialsSecret != "" {
+		return c.newPendingSplit(ctx, s)
+	}
 	tok, err := c.Mint(ctx, s)
 	if err != nil {
 		return "", err
 	}
-	b, err := s.WithToken(tok).MarshalJSON()
+	return marshalSecret(s.WithToken(tok))
+}
+
+// newPendingSplit is NewPending for a token secret in the split form.
+func (c *Client) newPendingSplit(ctx context.Context, s *Secret) (string, error) {
+	creds, err := c.readCredentials(ctx, s.CredentialsSecret)
+	if err != nil {
+		return "", err
+	}
+	app := creds.Next(s.ClientID)
+	// The secret minted with holds the application's credentials and the
+	// token endpoint alone; it is never stored.
+	tok, err := c.Mint(ctx, &Secret{ClientID: app.ClientID, ClientSecret: app.ClientSecret, TokenURL: s.TokenURL})
+	if err != nil {
+		return "", fmt.Errorf("minting with %s of credentials secret %s (the client_id and client_secret there are the ones used): %w",
+			creds.position(app), s.CredentialsSecret, err)
+	}
+	p := s.WithToken(tok)
+	p.ClientID = app.ClientID
+	p.ClientSecret = "" // ParseSecret refused one already; never write one here
+	return marshalSecret(p)
+}
+
+// position names app's place in the credentials secret, as
+// "applications[1]".
+func (c *Credentials) position(app Application) string {
+	for i, a := range c.Applications {
+		if a.ClientID == app.ClientID {
+			return fmt.Sprintf("%s[%d]", CredentialsFieldApplications, i)
+		}
+	}
+	return CredentialsFieldApplications
+}
+
+func marshalSecret(s *Secret) (string, error) {
+	b, err := s.MarshalJSON()
 	if err != nil {
 		return "", err
 	}
 	return string(b), nil
+}
+
+// readCredentials reads and parses the AWSCURRENT version of the credentials
+// secret id. Every error is a *CredentialsError naming id.
+func (c *Client) readCredentials(ctx context.Context, id string) (*Credentials, error) {
+	if c.Secrets == nil {
+		return nil, &CredentialsError{Secret: id, Problem: "cannot be read: this clickwrap.Client has no Secrets reader (Client.Secrets is nil); " +
+			"set it to the Secrets Manager client, as cmd/rotator does. Nothing was minted"}
+	}
+	out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:     aws.String(id),
+		VersionStage: aws.String("AWSCURRENT"),
+	})
+	if err != nil {
+		return nil, credentialsReadError(id, err)
+	}
+	if out.SecretString == nil {
+		return nil, &CredentialsError{Secret: id, Problem: `has no SecretString (a binary secret?): store {"applications": [{"client_id": "...", "client_secret": "..."}]} ` +
+			"as its SecretString. Nothing was minted"}
+	}
+	creds, err := ParseCredentials(*out.SecretString)
+	if err != nil {
+		var ce *CredentialsError
+		if errors.As(err, &ce) {
+			ce.Secret = id
+			ce.Problem += ". Nothing was minted"
+		}
+		return nil, err
+	}
+	return creds, nil
+}
+
+// credentialsReadError explains a failed GetSecretValue of the credentials
+// secret id.
+func credentialsReadError(id string, err error) error {
+	var nf *types.ResourceNotFoundException
+	var df *types.DecryptionFailure
+	var ae smithy.APIError
+	code := ""
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	problem := "could not be read; nothing was minted, and Secrets Manager retries the rotation"
+	switch {
+	case errors.As(err, &nf):
+		problem = "was not found, or holds no AWSCURRENT value: create it holding " +
+			`{"applications": [{"client_id": "...", "client_secret": "..."}]}, or fix credentials_secret in the token secret ` +
+			"(the credentials secret's ARN, or its name in this account and region). Nothing was minted"
+	case errors.As(err, &df), strings.HasPrefix(code, "KMS"):
+		problem = "cannot be decrypted: the rotation function's role needs kms:Decrypt on the credentials secret's KMS key " +
+			"(check the key policy, and that the key is enabled). Nothing was minted"
+	case code == "AccessDeniedException":
+		problem = "cannot be read by the rotation function: its role needs secretsmanager:GetSecretValue on the credentials secret, " +
+			"and kms:Decrypt on its KMS key when that is a customer-managed key. Nothing was minted"
+	}
+	return &CredentialsError{Secret: id, Problem: problem, Err: err}
 }
 
 // Verify is the testSecret half of rotation: it parses a SecretString and
@@ -40,8 +157,10 @@ func (c *Client) Verify(ctx context.Context, secretString string) error {
 
 // MadeFrom reports whether the pending SecretString was made from current:
 // every field but access_token, token_type and expires_at alike (key order
-// aside). The rotation package uses it to refuse to promote a pending
-// version that would undo a change made to AWSCURRENT meanwhile.
+// aside), and, in the split form, but client_id, which names the application
+// that minted the token and so changes with it. The rotation package uses it
+// to refuse to promote a pending version that would undo a change made to
+// AWSCURRENT meanwhile.
 func (c *Client) MadeFrom(pending, current string) bool {
 	p, err := ParseSecret(pending)
 	if err != nil {

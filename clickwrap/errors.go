@@ -151,3 +151,48 @@ func (notObjectError) Error() string {
 }
 
 func (notObjectError) Permanent() bool { return true }
+
+// CredentialsError says what is wrong with the credentials secret of a token
+// secret in the split form (see [Secret] and [Credentials]): it cannot be
+// read, or its value is not a usable [Credentials]. It names the secret and
+// the member at fault, never a value, and says what to do. Nothing is
+// minted when it is returned.
+//
+// It is not permanent: the credentials secret can be fixed (or the rotation
+// role's permissions granted) without touching the token secret, and the
+// next attempt reads it again.
+type CredentialsError struct {
+	// Secret is the credentials secret's ARN or name, as the token secret's
+	// credentials_secret gives it; empty from [ParseCredentials], which
+	// leaves it to the caller.
+	Secret string
+	// Field is the credentials secret's member at fault, such as
+	// "applications" or "applications[1].client_secret"; empty when the
+	// secret as a whole is at fault (it cannot be read, or is not a JSON
+	// object).
+	Field string
+	// Problem says what is wrong and what to do.
+	Problem string
+	// Err is the Secrets Manager error when the secret could not be read,
+	// else nil. Its text holds no secret value.
+	Err error
+}
+
+func (e *CredentialsError) Error() string {
+	name := "credentials secret"
+	if e.Secret != "" {
+		name += " " + e.Secret
+	}
+	msg := name + " " + e.Problem
+	if e.Field != "" {
+		msg = fmt.Sprintf("%s: field %q %s", name, e.Field, e.Problem)
+	}
+	if e.Err != nil {
+		msg += " (" + e.Err.Error() + ")"
+	}
+	return msg
+}
+
+// Unwrap returns Err, so that errors.As finds Secrets Manager's typed
+// error (*types.ResourceNotFoundException, say).
+func (e *CredentialsError) Unwrap() error { return e.Err }

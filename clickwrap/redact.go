@@ -37,9 +37,35 @@ func (s *Secret) redacted() string {
 	if !s.ExpiresAt.IsZero() {
 		exp = s.ExpiresAt.UTC().Format(time.RFC3339)
 	}
-	return fmt.Sprintf("{client_id:%s client_secret:%s access_token:%s expires_at:%s token_url:%s api_url:%s other_fields:%d}",
-		presence(s.ClientID), presence(s.ClientSecret), presence(s.AccessToken), exp,
+	return fmt.Sprintf("{client_id:%s client_secret:%s credentials_secret:%s access_token:%s expires_at:%s token_url:%s api_url:%s other_fields:%d}",
+		presence(s.ClientID), presence(s.ClientSecret), presence(s.CredentialsSecret), presence(s.AccessToken), exp,
 		RedactURL(s.TokenEndpoint()), RedactURL(s.APIEndpoint()), len(s.extra))
+}
+
+// Format prints the application with its values redacted, whatever the
+// verb.
+func (a Application) Format(f fmt.State, _ rune) {
+	io.WriteString(f, "clickwrap.Application"+a.redacted())
+}
+
+// LogValue redacts the application in log/slog output.
+func (a Application) LogValue() slog.Value { return slog.StringValue(a.redacted()) }
+
+func (a Application) redacted() string {
+	return fmt.Sprintf("{client_id:%s client_secret:%s}", presence(a.ClientID), presence(a.ClientSecret))
+}
+
+// Format prints the credentials with every value redacted, whatever the
+// verb: only how many applications there are.
+func (c Credentials) Format(f fmt.State, _ rune) {
+	io.WriteString(f, "clickwrap.Credentials"+c.redacted())
+}
+
+// LogValue redacts the credentials in log/slog output.
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.redacted()) }
+
+func (c Credentials) redacted() string {
+	return fmt.Sprintf("{applications:%d}", len(c.Applications))
 }
 
 func presence(v string) string {

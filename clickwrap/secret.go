@@ -25,22 +25,34 @@ const (
 	FieldExpiresAt    = "expires_at"
 	FieldTokenURL     = "token_url"
 	FieldAPIURL       = "api_url"
+	// FieldCredentialsSecret names, by ARN or name, the separate secret
+	// that holds the API applications' credentials (see [Credentials]).
+	// When it is set, the token secret holds no client_secret.
+	FieldCredentialsSecret = "credentials_secret"
 )
 
 // knownFields are the fields this package reads and writes, in the order a
 // new field is appended when the secret did not have it yet.
 var knownFields = []string{
 	FieldClientID, FieldClientSecret, FieldAccessToken, FieldTokenType,
-	FieldExpiresAt, FieldTokenURL, FieldAPIURL,
+	FieldExpiresAt, FieldTokenURL, FieldAPIURL, FieldCredentialsSecret,
 }
 
-// Secret is the SecretString of a rotated secret: a JSON object.
+// Secret is the SecretString of a rotated secret (the token secret): a JSON
+// object, in one of two forms.
 //
-// client_id and client_secret are required. access_token, token_type and
-// expires_at are written by rotation. token_url and api_url optionally
-// override the default endpoints. Every other key is kept with its JSON value
-// untouched, and keys keep their order, so a rotation never loses or reshapes
-// a field that a user put there.
+//   - Inline: client_id and client_secret, both required, are the one API
+//     application's credentials, and whoever reads the secret can mint.
+//   - Split: credentials_secret names (by ARN or name) a separate secret,
+//     read only by the rotation function, that holds one or two API
+//     applications (see [Credentials]). The token secret must then hold no
+//     client_secret, and client_id, optional, names the application that
+//     minted the current token; rotation rewrites it.
+//
+// access_token, token_type and expires_at are written by rotation. token_url
+// and api_url optionally override the default endpoints. Every other key is
+// kept with its JSON value untouched, and keys keep their order, so a
+// rotation never loses or reshapes a field that a user put there.
 //
 // Secret redacts itself when formatted with fmt or logged with log/slog:
 // values show only as present or absent.
@@ -56,15 +68,21 @@ type Secret struct {
 	// [Secret.TokenEndpoint] and [Secret.APIEndpoint].
 	TokenURL string
 	APIURL   string
+	// CredentialsSecret is the credentials_secret field: the ARN or name of
+	// the secret holding the API applications' credentials; empty in the
+	// inline form.
+	CredentialsSecret string
 
 	order []string                   // every key of the parsed object, in order
 	extra map[string]json.RawMessage // keys this package does not know
 }
 
 // ParseSecret parses and checks a SecretString. The error names the field at
-// fault, never a value: a missing or empty client_id or client_secret, a
-// known field that is not a string, a duplicated key, an expires_at that is
-// not RFC 3339, or a token_url or api_url that is not an https:// URL.
+// fault, never a value: in the inline form a missing or empty client_id or
+// client_secret; in the split form (credentials_secret set) a client_secret
+// at all; a known field that is not a string, a duplicated key, an
+// expires_at that is not RFC 3339, or a token_url or api_url that is not an
+// https:// URL.
 func ParseSecret(secretString string) (*Secret, error) {
 	dec := json.NewDecoder(bytes.NewReader([]byte(secretString)))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -129,6 +147,8 @@ func (s *Secret) knownField(key string) *string {
 		return &s.TokenURL
 	case FieldAPIURL:
 		return &s.APIURL
+	case FieldCredentialsSecret:
+		return &s.CredentialsSecret
 	}
 	return nil
 }
@@ -157,11 +177,20 @@ func (s *Secret) parseExpiresAt(raw json.RawMessage) error {
 }
 
 func (s *Secret) finishParse() error {
-	if s.ClientID == "" {
-		return &FieldError{Field: FieldClientID, Problem: "is missing or empty: put the Clickwrap API application's client_id in the secret"}
-	}
-	if s.ClientSecret == "" {
-		return &FieldError{Field: FieldClientSecret, Problem: "is missing or empty: put the Clickwrap API application's client_secret in the secret"}
+	switch {
+	case s.CredentialsSecret != "":
+		// The split form: the credentials are in their own secret, and
+		// client_id (optional) only records which application minted.
+		if s.ClientSecret != "" {
+			return &FieldError{Field: FieldClientSecret, Problem: "must not be in a token secret that names a credentials_secret: " +
+				"every reader of the token could mint tokens with it. It belongs in the credentials secret alone: remove it from this secret"}
+		}
+	case s.ClientID == "":
+		return &FieldError{Field: FieldClientID, Problem: "is missing or empty: put the Clickwrap API application's client_id in the secret " +
+			"(or name a separate credentials secret in credentials_secret)"}
+	case s.ClientSecret == "":
+		return &FieldError{Field: FieldClientSecret, Problem: "is missing or empty: put the Clickwrap API application's client_secret in the secret " +
+			"(or name a separate credentials secret in credentials_secret)"}
 	}
 	if err := checkHTTPS(FieldTokenURL, s.TokenURL); err != nil {
 		return err
@@ -211,10 +240,14 @@ func (s *Secret) WithToken(tok Token) *Secret {
 }
 
 // sameSource reports whether s and o agree on everything but the token
-// fields.
+// fields. In the split form client_id is a token field too: it names the
+// application that minted the token, and changes with it.
 func (s *Secret) sameSource(o *Secret) bool {
-	if s.ClientID != o.ClientID || s.ClientSecret != o.ClientSecret || s.TokenURL != o.TokenURL || s.APIURL != o.APIURL ||
+	if s.CredentialsSecret != o.CredentialsSecret || s.ClientSecret != o.ClientSecret || s.TokenURL != o.TokenURL || s.APIURL != o.APIURL ||
 		len(s.extra) != len(o.extra) {
+		return false
+	}
+	if s.CredentialsSecret == "" && s.ClientID != o.ClientID {
 		return false
 	}
 	for k, v := range s.extra {

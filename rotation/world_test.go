@@ -25,6 +25,10 @@ import (
 const (
 	clientID     = "api-app-1"
 	clientSecret = "client-secret-7f3a9c1e5b"
+	// The second API application of the split form's credentials secret
+	// (see newSplitWorld).
+	secondClientID     = "api-app-2"
+	secondClientSecret = "client-secret-2d8e4a6c0f"
 )
 
 // world is one test's Secrets Manager emulator, Clickwrap sandbox and
@@ -131,7 +135,7 @@ func (w *world) current() (string, map[string]any) {
 // assertNoLeak checks that no secret value reached a log line or an error.
 func (w *world) assertNoLeak() {
 	w.t.Helper()
-	values := []string{clientSecret}
+	values := []string{clientSecret, secondClientSecret}
 	for id := range w.sm.Stages(w.arn) {
 		if v, ok := w.sm.Value(w.arn, id); ok {
 			var m map[string]any

@@ -2,7 +2,9 @@
 // rotate a Clickwrap API access token. It only wires the pieces together:
 // the AWS configuration from the default chain (AWS_ENDPOINT_URL_SECRETS_MANAGER
 // is honoured, as the SDK supports), one Secrets Manager client and one
-// Clickwrap client per container, and the rotation handler.
+// Clickwrap client per container (which reads a credentials secret, when the
+// token secret names one, with that Secrets Manager client), and the
+// rotation handler.
 //
 // Build it as Lambda runs it (see the Makefile):
 //
@@ -31,7 +33,10 @@ func main() {
 		logger.Error("loading the AWS configuration failed", "error", err.Error())
 		os.Exit(1)
 	}
-	rotator := rotation.New(secretsmanager.NewFromConfig(cfg), clickwrap.NewClient(nil), logger)
+	sm := secretsmanager.NewFromConfig(cfg)
+	cw := clickwrap.NewClient(nil)
+	cw.Secrets = sm // reads the credentials secret of a token secret in the split form
+	rotator := rotation.New(sm, cw, logger)
 	lambda.Start(rotator.Handle)
 }
 

@@ -78,6 +78,7 @@ func NewInProcess(o InProcessOptions) (*InProcess, error) {
 	}
 	p.Secrets = secretsmanagertest.New(secretsmanagertest.Options{Sync: o.Sync})
 	p.Clickwrap = clickwrap.NewClient(p.Sandbox.Client())
+	p.Clickwrap.Secrets = p.Secrets.Client() // for token secrets that name a credentials_secret
 	if o.Retry != nil {
 		p.Clickwrap.Retry = *o.Retry
 	}
