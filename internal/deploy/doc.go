@@ -18,6 +18,14 @@
 //     the region left to the user's profile.
 //   - the deployment document's parameter table lists exactly the template's
 //     parameters, with their defaults.
+//   - the credentials secret (the split form), in every combination of the
+//     parameters: created exactly when asked for, read by the role and never
+//     written (what IAM would allow is evaluated, not only the statements'
+//     shape), named by the token secret's placeholder and an output, and by
+//     nothing a consumer needs; and its document (CredentialsDoc): its
+//     parameter and output tables, its JSON examples read by the rotator's
+//     own parsers, its consumer policy, and commands that keep secrets off
+//     the command line.
 //
 // Run them with `go test ./internal/deploy/`; -short skips the build.
 package deploy
@@ -31,4 +39,8 @@ const (
 	// table must list the template's parameters one for one: the README's
 	// deployment section.
 	DeployDoc = "README.md"
+	// CredentialsDoc is the user-facing text on the credentials secret (the
+	// split form): its parameter and output tables list the template's
+	// credentials parameters and output, as the README's tables must too.
+	CredentialsDoc = "docs/credentials-secret.md"
 )

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -180,28 +181,51 @@ type scenario struct {
 
 func (s scenario) String() string { return s.name }
 
+// The values the scenarios give the parameters that name secrets and keys,
+// in the account and region of pseudoValues.
+const (
+	testExistingSecretArn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:legacy/clickwrap-AbCdEf"
+	testKmsKeyArn         = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	// Outside the default SecretNamePrefix (clickwrap/), as the parameter's
+	// description advises.
+	testCredentialsSecretName = "clickwrap-credentials/api-applications"
+	testExistingCredentials   = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/clickwrap-credentials-GhIjKl"
+)
+
 // allScenarios are every combination of the parameters that conditions
-// depend on: 2^5 ways to deploy the stack.
+// depend on: 2^5 x 3 = 96 ways to deploy the stack. The last knob is the
+// credentials secret: none (the inline form), one the stack creates, or an
+// existing one.
 func allScenarios() []scenario {
-	type knob struct {
-		name  string
+	type choice struct {
+		name  string // "" for the default
 		value map[string]string
 	}
-	knobs := []knob{
-		{"existing-secret", map[string]string{"ExistingSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:legacy/clickwrap-AbCdEf"}},
-		{"rotation", map[string]string{"EnableRotation": "true"}},
-		{"kms", map[string]string{"KmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}},
-		{"vpc", map[string]string{"SubnetIds": "subnet-0a,subnet-0b", "SecurityGroupIds": "sg-0c"}},
-		{"email", map[string]string{"AlarmEmail": "ops@example.com"}},
+	off := choice{}
+	knobs := [][]choice{
+		{off, {"existing-secret", map[string]string{"ExistingSecretArn": testExistingSecretArn}}},
+		{off, {"rotation", map[string]string{"EnableRotation": "true"}}},
+		{off, {"kms", map[string]string{"KmsKeyArn": testKmsKeyArn}}},
+		{off, {"vpc", map[string]string{"SubnetIds": "subnet-0a,subnet-0b", "SecurityGroupIds": "sg-0c"}}},
+		{off, {"email", map[string]string{"AlarmEmail": "ops@example.com"}}},
+		{off,
+			{"credentials-created", map[string]string{"CredentialsSecretName": testCredentialsSecretName}},
+			{"credentials-existing", map[string]string{"ExistingCredentialsSecretArn": testExistingCredentials}}},
 	}
-	var out []scenario
-	for mask := range 1 << len(knobs) {
+	total := 1
+	for _, k := range knobs {
+		total *= len(k)
+	}
+	out := make([]scenario, 0, total)
+	for n := range total {
 		s := scenario{overrides: map[string]string{}}
 		var names []string
-		for i, k := range knobs {
-			if mask&(1<<i) != 0 {
-				names = append(names, k.name)
-				maps.Copy(s.overrides, k.value)
+		for _, k := range knobs { // n in mixed radix, one digit per knob
+			c := k[n%len(k)]
+			n /= len(k)
+			if c.name != "" {
+				names = append(names, c.name)
+				maps.Copy(s.overrides, c.value)
 			}
 		}
 		s.name = strings.Join(names, "+")
@@ -211,6 +235,40 @@ func allScenarios() []scenario {
 		out = append(out, s)
 	}
 	return out
+}
+
+// The credentials secret a scenario asks for, from its parameters alone
+// (not from the template's conditions): an existing ARN wins over a name.
+func (s scenario) existingCredentials() bool {
+	return s.overrides["ExistingCredentialsSecretArn"] != ""
+}
+func (s scenario) createCredentials() bool {
+	return !s.existingCredentials() && s.overrides["CredentialsSecretName"] != ""
+}
+func (s scenario) hasCredentials() bool { return s.createCredentials() || s.existingCredentials() }
+
+// credentialsRef is how the template must name the scenario's credentials
+// secret; nil when there is none.
+func (s scenario) credentialsRef() any {
+	switch {
+	case s.createCredentials():
+		return ref(credentialsID)
+	case s.existingCredentials():
+		return ref("ExistingCredentialsSecretArn")
+	}
+	return nil
+}
+
+// tokenRef is how the template must name the scenario's token secret: the
+// existing one, or the one the stack creates in the form asked for.
+func (s scenario) tokenRef() any {
+	switch {
+	case s.overrides["ExistingSecretArn"] != "":
+		return ref("ExistingSecretArn")
+	case s.hasCredentials():
+		return ref(splitSecretID)
+	}
+	return ref(secretID)
 }
 
 // paramValues are the parameter values of a scenario: strings, and
@@ -258,6 +316,10 @@ func (tp *template) conditions(s scenario) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	return conditionsOf(tp, vals)
+}
+
+func conditionsOf(tp *template, vals map[string]any) (map[string]bool, error) {
 	ev := &condEval{tp: tp, vals: vals, done: map[string]bool{}, busy: map[string]bool{}}
 	for name := range tp.Conditions {
 		if _, err := ev.condition(name); err != nil {
@@ -432,16 +494,21 @@ type deployed struct {
 	Resources  map[string]map[string]any
 	Outputs    map[string]map[string]any
 	parameters map[string]map[string]any
+	values     map[string]any // the parameters' values, as paramValues gives them
 }
 
 func (tp *template) deploy(t *testing.T, s scenario) *deployed {
 	t.Helper()
-	conds, err := tp.conditions(s)
+	vals, err := tp.paramValues(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conds, err := conditionsOf(tp, vals)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := &deployed{scenario: s, conds: conds, Resources: map[string]map[string]any{},
-		Outputs: map[string]map[string]any{}, parameters: tp.Parameters}
+		Outputs: map[string]map[string]any{}, parameters: tp.Parameters, values: vals}
 	keep := func(x map[string]any) bool {
 		c, ok := x["Condition"].(string)
 		return !ok || conds[c]
@@ -502,4 +569,206 @@ func (l located) actions() []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// pseudoValues are the pseudo parameters' values in a deployment on paper:
+// the account and region of the scenarios' ARNs.
+var pseudoValues = map[string]string{
+	"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012",
+	"AWS::StackName": "clickwrap-rotator", "AWS::URLSuffix": "amazonaws.com",
+}
+
+// concrete returns the string CloudFormation would make of a value of the
+// deployment (Fn::If already resolved): a parameter or pseudo parameter is
+// its value; a Ref to a Secrets Manager secret the stack creates is the ARN
+// Secrets Manager would give it (its name and a six-character suffix); any
+// other resource's Ref or GetAtt is "<Id>" or "<Id.Attr>", which no ARN
+// pattern matches; Fn::Sub is substituted.
+func (d *deployed) concrete(v any) (string, error) {
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	fn, arg, ok := intrinsic(v)
+	if !ok {
+		return "", fmt.Errorf("%#v is not a string", v)
+	}
+	switch fn {
+	case "Ref":
+		name, _ := arg.(string)
+		return d.refValue(name, nil)
+	case "Fn::GetAtt":
+		args := asList(arg)
+		if len(args) == 2 {
+			return fmt.Sprintf("<%v.%v>", args[0], args[1]), nil
+		}
+	case "Fn::Sub":
+		text, vars := arg, map[string]any(nil)
+		if list, isList := arg.([]any); isList && len(list) == 2 {
+			text, vars = list[0], asMap(list[1])
+		}
+		s, isStr := text.(string)
+		if !isStr {
+			break
+		}
+		words, err := parse.ParseSub(s, false)
+		if err != nil {
+			return "", err
+		}
+		var b strings.Builder
+		for _, w := range words {
+			var part string
+			switch w.T {
+			case parse.STR:
+				part = w.W
+			case parse.AWS:
+				part, err = d.refValue("AWS::"+w.W, nil)
+			case parse.REF:
+				part, err = d.refValue(w.W, vars)
+			case parse.GETATT:
+				part = "<" + w.W + ">"
+			default:
+				err = fmt.Errorf("${%s} in %q", w.W, s)
+			}
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(part)
+		}
+		return b.String(), nil
+	}
+	return "", fmt.Errorf("cannot make a string of %#v", v)
+}
+
+// refValue is the value of ${name} or {"Ref": name}, vars being Fn::Sub's
+// own variables.
+func (d *deployed) refValue(name string, vars map[string]any) (string, error) {
+	if v, ok := vars[name]; ok {
+		return d.concrete(v)
+	}
+	if v, ok := pseudoValues[name]; ok {
+		return v, nil
+	}
+	if v, ok := d.values[name]; ok {
+		if s, isStr := v.(string); isStr {
+			return s, nil
+		}
+		return "", fmt.Errorf("parameter %s is a list", name)
+	}
+	r, ok := d.Resources[name]
+	if !ok {
+		return "", fmt.Errorf("%s is neither a parameter nor a resource of this deployment", name)
+	}
+	if r["Type"] != "AWS::SecretsManager::Secret" {
+		return "<" + name + ">", nil
+	}
+	secretName, err := d.concrete(get(r, "Properties", "Name"))
+	if err != nil {
+		return "", fmt.Errorf("the name of secret %s: %w", name, err)
+	}
+	return fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-Rand0m", pseudoValues["AWS::Partition"],
+		pseudoValues["AWS::Region"], pseudoValues["AWS::AccountId"], secretName), nil
+}
+
+// A request the role might make, for allows: an action on a concrete
+// resource ARN, and the kms:EncryptionContext:SecretARN that a KMS request
+// made for a secret carries ("" for none).
+type request struct {
+	action, resource, secretARNContext string
+}
+
+// allows evaluates the identity policies of the deployment as IAM does for
+// one request: allowed when an Allow statement matches it and no Deny
+// statement does. Action and Resource patterns match with IAM's * and ?;
+// the only condition understood is kms:EncryptionContext:SecretARN under
+// StringEquals or StringLike (an absent key never matches), and any other
+// condition is an error, as are NotAction and NotResource.
+func (d *deployed) allows(req request) (bool, error) {
+	allowed := false
+	for _, l := range d.statements() {
+		match, err := d.matches(l, req)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", l.where, err)
+		}
+		if !match {
+			continue
+		}
+		switch l.st["Effect"] {
+		case "Deny":
+			return false, nil
+		case "Allow":
+			allowed = true
+		default:
+			return false, fmt.Errorf("%s: Effect %v", l.where, l.st["Effect"])
+		}
+	}
+	return allowed, nil
+}
+
+func (d *deployed) matches(l located, req request) (bool, error) {
+	if l.st["NotAction"] != nil || l.st["NotResource"] != nil {
+		return false, errors.New("NotAction and NotResource are not evaluated")
+	}
+	if !slices.ContainsFunc(l.actions(), func(a string) bool { return globMatch(a, req.action, true) }) {
+		return false, nil
+	}
+	resourceMatch := false
+	for _, r := range asList(l.st["Resource"]) {
+		pattern, err := d.concrete(r)
+		if err != nil {
+			return false, err
+		}
+		if globMatch(pattern, req.resource, false) {
+			resourceMatch = true
+		}
+	}
+	if !resourceMatch {
+		return false, nil
+	}
+	for op, block := range asMap(l.st["Condition"]) {
+		for key, want := range asMap(block) {
+			if key != "kms:EncryptionContext:SecretARN" || (op != "StringEquals" && op != "StringLike") {
+				return false, fmt.Errorf("condition %s %s is not evaluated", op, key)
+			}
+			if req.secretARNContext == "" {
+				return false, nil
+			}
+			found := false
+			for _, w := range asList(want) {
+				pattern, err := d.concrete(w)
+				if err != nil {
+					return false, err
+				}
+				if op == "StringEquals" && pattern == req.secretARNContext ||
+					op == "StringLike" && globMatch(pattern, req.secretARNContext, false) {
+					found = true
+				}
+			}
+			if !found {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// globMatch matches s against an IAM pattern, where * is any run of
+// characters and ? is one; actions compare without regard to case.
+func globMatch(pattern, s string, foldCase bool) bool {
+	var b strings.Builder
+	b.WriteString("^")
+	if foldCase {
+		b.WriteString("(?i)")
+	}
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String()).MatchString(s)
 }

@@ -33,8 +33,22 @@ var (
 	kmsActions = []string{"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}
 )
 
+// The credentials secret: the role reads it, and may never write it, even
+// when it is named under SecretNamePrefix (whose grant would cover it).
+var (
+	credentialsReadActions = []string{"secretsmanager:GetSecretValue"}
+	credentialsDenyActions = []string{
+		"secretsmanager:DescribeSecret",
+		"secretsmanager:PutSecretValue",
+		"secretsmanager:UpdateSecretVersionStage",
+	}
+	credentialsKMSActions = []string{"kms:Decrypt"}
+)
+
 // TestRolePolicy checks the role in every combination of the optional
-// parameters, as CloudFormation would create it.
+// parameters, as CloudFormation would create it: each statement's shape,
+// then what IAM would allow on the token secret and on the credentials
+// secret.
 func TestRolePolicy(t *testing.T) {
 	t.Parallel()
 	tp := loadTemplate(t)
@@ -63,23 +77,17 @@ func TestRolePolicy(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
 			d := tp.deploy(t, s)
-			secretRef := ref(secretID)
-			if !d.conds["CreateSecret"] {
-				secretRef = ref("ExistingSecretArn")
-			}
-			wantSecretResources := []any{map[string]any{"Fn::Sub": prefixARN}, secretRef}
+			wantSecretResources := []any{map[string]any{"Fn::Sub": prefixARN}, s.tokenRef()}
+			credsRef := s.credentialsRef() // nil in the inline form
 
 			var granted []string
-			var kmsSeen, vpcSeen bool
+			var kmsSeen, vpcSeen, credsReadSeen, credsDenySeen, credsKMSSeen bool
 			for _, l := range d.statements() {
 				st := l.st
 				for _, forbidden := range []string{"NotAction", "NotResource", "NotPrincipal"} {
 					if st[forbidden] != nil {
 						t.Errorf("%s uses %s", l.where, forbidden)
 					}
-				}
-				if st["Effect"] != "Allow" {
-					continue
 				}
 				actions := l.actions()
 				resources := asList(st["Resource"])
@@ -88,8 +96,28 @@ func TestRolePolicy(t *testing.T) {
 						t.Errorf("%s: wildcard action %q", l.where, a)
 					}
 				}
+				if st["Effect"] == "Deny" {
+					// The one Deny: no write to the credentials secret.
+					credsDenySeen = true
+					if credsRef == nil || !equal(resources, []any{credsRef}) || !sameSet(actions, credentialsDenyActions) || st["Condition"] != nil {
+						t.Errorf("%s: Deny %v on %#v (condition %v), want only %v on the credentials secret %#v, unconditionally",
+							l.where, actions, resources, st["Condition"], credentialsDenyActions, credsRef)
+					}
+					continue
+				}
+				if st["Effect"] != "Allow" {
+					t.Errorf("%s: Effect %v", l.where, st["Effect"])
+					continue
+				}
 				switch service(actions) {
 				case "secretsmanager":
+					if credsRef != nil && equal(resources, []any{credsRef}) {
+						credsReadSeen = true
+						if !sameSet(actions, credentialsReadActions) {
+							t.Errorf("%s: %v on the credentials secret, want only %v", l.where, actions, credentialsReadActions)
+						}
+						continue
+					}
 					granted = append(granted, actions...)
 					if !equal(resources, wantSecretResources) {
 						t.Errorf("%s: secretsmanager actions on %#v, want exactly %#v", l.where, resources, wantSecretResources)
@@ -100,16 +128,23 @@ func TestRolePolicy(t *testing.T) {
 						}
 					}
 				case "kms":
-					kmsSeen = true
-					if !sameSet(actions, kmsActions) {
-						t.Errorf("%s: kms actions %v, want %v", l.where, actions, kmsActions)
-					}
 					if !equal(resources, []any{ref("KmsKeyArn")}) {
 						t.Errorf("%s: kms actions on %#v, want the KmsKeyArn parameter only", l.where, resources)
 					}
 					var contexts []any
 					for _, op := range []string{"StringEquals", "StringLike"} {
 						contexts = append(contexts, asList(get(st, "Condition", op, "kms:EncryptionContext:SecretARN"))...)
+					}
+					if credsRef != nil && equal(contexts, []any{credsRef}) {
+						credsKMSSeen = true
+						if !sameSet(actions, credentialsKMSActions) {
+							t.Errorf("%s: kms actions %v for the credentials secret, want only %v", l.where, actions, credentialsKMSActions)
+						}
+						continue
+					}
+					kmsSeen = true
+					if !sameSet(actions, kmsActions) {
+						t.Errorf("%s: kms actions %v, want %v", l.where, actions, kmsActions)
 					}
 					if !equal(contexts, wantSecretResources) {
 						t.Errorf("%s: kms:EncryptionContext:SecretARN condition = %#v, want %#v", l.where, contexts, wantSecretResources)
@@ -155,7 +190,113 @@ func TestRolePolicy(t *testing.T) {
 			if (vpc != nil) != vpcSeen {
 				t.Errorf("function VpcConfig = %#v while the role's VPC statement present = %v", vpc, vpcSeen)
 			}
+			hasCreds, hasKey := s.hasCredentials(), s.overrides["KmsKeyArn"] != ""
+			if credsReadSeen != hasCreds || credsDenySeen != hasCreds {
+				t.Errorf("credentials secret: read statement present = %v, deny statement present = %v; want both %v (exactly when there is one)",
+					credsReadSeen, credsDenySeen, hasCreds)
+			}
+			if want := hasCreds && hasKey; credsKMSSeen != want {
+				t.Errorf("credentials secret: kms:Decrypt statement present = %v, want %v (with a credentials secret and a key)", credsKMSSeen, want)
+			}
+			checkEffectivePermissions(t, d)
 		})
+	}
+
+	// Named under SecretNamePrefix (the description advises against it),
+	// the credentials secret is matched by the prefix's grant: the Deny
+	// must still leave the role only GetSecretValue on it.
+	for _, s := range []scenario{
+		{"created under the prefix", map[string]string{"CredentialsSecretName": "clickwrap/api-applications"}},
+		{"existing under the prefix", map[string]string{"ExistingCredentialsSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:clickwrap/api-applications-GhIjKl"}},
+		{"created under the prefix, existing token secret, kms", map[string]string{"CredentialsSecretName": "clickwrap/api-applications",
+			"ExistingSecretArn": testExistingSecretArn, "KmsKeyArn": testKmsKeyArn}},
+		{"existing under the prefix wins over a name", map[string]string{"CredentialsSecretName": testCredentialsSecretName,
+			"ExistingCredentialsSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:clickwrap/api-applications-GhIjKl"}},
+	} {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			d := tp.deploy(t, s)
+			credsARN, err := d.concrete(s.credentialsRef())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !underPrefix(t, d, credsARN) {
+				t.Fatalf("%s is not under the prefix: this case tests nothing", credsARN)
+			}
+			checkEffectivePermissions(t, d)
+		})
+	}
+}
+
+// underPrefix reports whether a secret's ARN falls under the role's
+// SecretNamePrefix pattern.
+func underPrefix(t *testing.T, d *deployed, arn string) bool {
+	t.Helper()
+	pattern, err := d.concrete(map[string]any{"Fn::Sub": prefixARN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return globMatch(pattern, arn, false)
+}
+
+// checkEffectivePermissions asks what IAM would allow the role: every
+// rotation action on the token secret, and on the credentials secret
+// GetSecretValue alone; with a key, KMS for the token secret's encryption
+// context, and for the credentials secret's only kms:Decrypt.
+func checkEffectivePermissions(t *testing.T, d *deployed) {
+	t.Helper()
+	s := d.scenario
+	tokenARN, err := d.concrete(s.tokenRef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyARN := s.overrides["KmsKeyArn"]
+	check := func(req request, want bool, what string) {
+		t.Helper()
+		got, err := d.allows(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s: %s on %s (encryption context %q) allowed = %v, want %v", what, req.action, req.resource, req.secretARNContext, got, want)
+		}
+	}
+	// Every Secrets Manager action the policy names anywhere, and the
+	// rotation's own.
+	smActions := slices.Clone(rotationActions)
+	for _, l := range d.statements() {
+		for _, a := range l.actions() {
+			if service([]string{a}) == "secretsmanager" && !slices.Contains(smActions, a) {
+				smActions = append(smActions, a)
+			}
+		}
+	}
+	for _, a := range rotationActions {
+		check(request{action: a, resource: tokenARN}, true, "token secret")
+	}
+	kmsProbe := []string{"kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"}
+	if keyARN != "" {
+		for _, a := range []string{"kms:Decrypt", "kms:GenerateDataKey"} {
+			check(request{action: a, resource: keyARN, secretARNContext: tokenARN}, true, "token secret's key")
+		}
+	}
+	if !s.hasCredentials() {
+		return
+	}
+	credsARN, err := d.concrete(s.credentialsRef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range smActions {
+		check(request{action: a, resource: credsARN}, slices.Contains(credentialsReadActions, a), "credentials secret")
+	}
+	if keyARN == "" || underPrefix(t, d, credsARN) {
+		// Under the prefix, the prefix's KMS grant matches its encryption
+		// context too; without PutSecretValue that writes nothing.
+		return
+	}
+	for _, a := range kmsProbe {
+		check(request{action: a, resource: keyARN, secretARNContext: credsARN}, slices.Contains(credentialsKMSActions, a), "credentials secret's key")
 	}
 }
 

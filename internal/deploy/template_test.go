@@ -20,15 +20,17 @@ import (
 )
 
 const (
-	functionID   = "RotatorFunction"
-	roleID       = "RotatorRole"
-	permissionID = "RotatorInvokePermission"
-	secretID     = "ClickwrapSecret"
-	scheduleID   = "SecretRotationSchedule"
-	alarmID      = "ErrorsAlarm"
-	topicID      = "AlarmTopic"
-	topicPolicy  = "AlarmTopicPolicy"
-	failedRuleID = "RotationFailedRule"
+	functionID    = "RotatorFunction"
+	roleID        = "RotatorRole"
+	permissionID  = "RotatorInvokePermission"
+	secretID      = "ClickwrapSecret"      // the token secret the stack creates, inline form
+	splitSecretID = "ClickwrapSplitSecret" // the token secret the stack creates, split form
+	credentialsID = "ClickwrapCredentialsSecret"
+	scheduleID    = "SecretRotationSchedule"
+	alarmID       = "ErrorsAlarm"
+	topicID       = "AlarmTopic"
+	topicPolicy   = "AlarmTopicPolicy"
+	failedRuleID  = "RotationFailedRule"
 )
 
 func TestTemplateIsServerless(t *testing.T) {
@@ -194,8 +196,10 @@ func TestSecretAndSchedule(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Field != clickwrap.FieldClientID {
 			t.Errorf("the rotator must refuse the placeholder naming client_id; ParseSecret says %v", err)
 		}
-		if got := tp.Resources[secretID]["DeletionPolicy"]; got != "Retain" {
-			t.Errorf("%s DeletionPolicy = %v, want Retain: deleting the stack must not delete the credentials", secretID, got)
+		for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+			if got := tp.Resources[secretID][policy]; got != "Retain" {
+				t.Errorf("%s %s = %v, want Retain: deleting or replacing it must not delete the credentials", secretID, policy, got)
+			}
 		}
 	})
 
@@ -232,12 +236,21 @@ func TestSecretAndSchedule(t *testing.T) {
 		{"EnableRotation after the credentials are in", map[string]string{"EnableRotation": "true"}, true, true, ref(secretID)},
 		{"existing secret rotates at once", map[string]string{"ExistingSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:clickwrap/prod-AbCdEf"}, false, true, ref("ExistingSecretArn")},
 		{"existing secret, EnableRotation ignored", map[string]string{"ExistingSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf", "EnableRotation": "false"}, false, true, ref("ExistingSecretArn")},
+		{"split: both placeholders, no rotation", map[string]string{"CredentialsSecretName": testCredentialsSecretName}, true, false, nil},
+		{"split: EnableRotation after the applications are in", map[string]string{"CredentialsSecretName": testCredentialsSecretName, "EnableRotation": "true"}, true, true, ref(splitSecretID)},
+		{"split with an existing credentials secret", map[string]string{"ExistingCredentialsSecretArn": testExistingCredentials, "EnableRotation": "true"}, true, true, ref(splitSecretID)},
+		{"existing token secret and credentials secret rotate at once", map[string]string{"ExistingSecretArn": testExistingSecretArn, "ExistingCredentialsSecretArn": testExistingCredentials}, false, true, ref("ExistingSecretArn")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			d := tp.deploy(t, scenario{tc.name, tc.overrides})
-			_, gotSecret := d.Resources[secretID]
+			_, inline := d.Resources[secretID]
+			_, split := d.Resources[splitSecretID]
+			if inline && split {
+				t.Fatalf("both %s and %s are created", secretID, splitSecretID)
+			}
+			gotSecret := inline || split
 			sched, gotSchedule := d.Resources[scheduleID]
 			if gotSecret != tc.wantSecret || gotSchedule != tc.wantSchedule {
 				t.Fatalf("secret created %v, schedule created %v; want %v, %v", gotSecret, gotSchedule, tc.wantSecret, tc.wantSchedule)
@@ -260,13 +273,172 @@ func TestSecretAndSchedule(t *testing.T) {
 		t.Parallel()
 		for _, s := range allScenarios() {
 			d := tp.deploy(t, s)
-			_, created := d.Resources[secretID]
+			_, inline := d.Resources[secretID]
+			_, split := d.Resources[splitSecretID]
 			_, scheduled := d.Resources[scheduleID]
-			if created && scheduled && s.overrides["EnableRotation"] != "true" {
+			if (inline || split) && scheduled && s.overrides["EnableRotation"] != "true" {
 				t.Errorf("%s: the stack schedules rotation of the secret it just created with the placeholder", s)
 			}
 		}
 	})
+}
+
+// TestCredentialsSecret checks the split form's credentials secret: its
+// placeholder, and in every combination of the parameters, that the stack
+// creates it exactly when asked to, that the token secret it creates then
+// names it and holds no client_secret, that the output names it, and that
+// nothing but the role's read, the token secret's pointer and that output
+// refers to it: consumers, the function's configuration and the rotation
+// schedule never need it.
+func TestCredentialsSecret(t *testing.T) {
+	t.Parallel()
+	tp := loadTemplate(t)
+
+	t.Run("placeholder", func(t *testing.T) {
+		t.Parallel()
+		r := tp.resource(t, credentialsID, "AWS::SecretsManager::Secret")
+		props := asMap(r["Properties"])
+		if props["GenerateSecretString"] != nil {
+			t.Error("the credentials secret must start from the placeholder, not a generated value")
+		}
+		s, _ := props["SecretString"].(string)
+		var placeholder struct {
+			Applications []map[string]any `json:"applications"`
+		}
+		if err := json.Unmarshal([]byte(s), &placeholder); err != nil {
+			t.Fatalf("SecretString %q is not JSON: %v", s, err)
+		}
+		empty := map[string]any{clickwrap.FieldClientID: "", clickwrap.FieldClientSecret: ""}
+		if n := len(placeholder.Applications); n < 1 || n > 2 || slices.ContainsFunc(placeholder.Applications, func(a map[string]any) bool { return !equal(a, empty) }) {
+			t.Errorf("SecretString = %s, want {\"applications\": [...]} with one or two empty {\"client_id\":\"\",\"client_secret\":\"\"}", s)
+		}
+		_, err := clickwrap.ParseCredentials(s)
+		var ce *clickwrap.CredentialsError
+		if !errors.As(err, &ce) || ce.Field != "applications[0].client_id" {
+			t.Errorf("the rotator must refuse the placeholder naming applications[0].client_id; ParseCredentials says %v", err)
+		}
+		if !equal(props["Name"], ref("CredentialsSecretName")) {
+			t.Errorf("Name = %#v, want the CredentialsSecretName parameter", props["Name"])
+		}
+		for _, token := range []string{secretID, splitSecretID} {
+			for _, key := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+				if got, want := r[key], tp.Resources[token][key]; got != want || got != "Retain" {
+					t.Errorf("%s %s = %v; %s has %v: want Retain for both", credentialsID, key, got, token, want)
+				}
+			}
+			if got, want := props["KmsKeyId"], get(tp.Resources[token], "Properties", "KmsKeyId"); !equal(got, want) {
+				t.Errorf("%s KmsKeyId = %#v, want the token secret's %#v", credentialsID, got, want)
+			}
+		}
+	})
+
+	t.Run("split token placeholder", func(t *testing.T) {
+		t.Parallel()
+		inline := tp.resource(t, secretID, "AWS::SecretsManager::Secret")
+		split := tp.resource(t, splitSecretID, "AWS::SecretsManager::Secret")
+		// Everything but the form (condition, description, placeholder)
+		// is the inline secret's.
+		for _, key := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
+			if !equal(split[key], inline[key]) {
+				t.Errorf("%s %s = %v, want %s's %v", splitSecretID, key, split[key], secretID, inline[key])
+			}
+		}
+		for _, key := range []string{"Name", "KmsKeyId"} {
+			if got, want := get(split, "Properties", key), get(inline, "Properties", key); !equal(got, want) {
+				t.Errorf("%s %s = %#v, want %s's %#v", splitSecretID, key, got, secretID, want)
+			}
+		}
+	})
+
+	// Both credentials parameters given: the existing ARN wins, as
+	// ExistingSecretArn wins over SecretName.
+	both := scenario{"name and ARN: the ARN wins", map[string]string{
+		"CredentialsSecretName": testCredentialsSecretName, "ExistingCredentialsSecretArn": testExistingCredentials}}
+	for _, s := range append(allScenarios(), both) {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			d := tp.deploy(t, s)
+			_, created := d.Resources[credentialsID]
+			if created != s.createCredentials() {
+				t.Errorf("credentials secret created = %v, want %v (CredentialsSecretName set, ExistingCredentialsSecretArn empty)", created, s.createCredentials())
+			}
+			credsRef := s.credentialsRef()
+
+			out, hasOutput := d.Outputs["CredentialsSecretArn"]
+			if hasOutput != s.hasCredentials() {
+				t.Errorf("output CredentialsSecretArn present = %v, want %v", hasOutput, s.hasCredentials())
+			} else if hasOutput && !equal(out["Value"], credsRef) {
+				t.Errorf("output CredentialsSecretArn = %#v, want %#v", out["Value"], credsRef)
+			}
+			if got := get(d.Outputs["SecretArn"], "Value"); !equal(got, s.tokenRef()) {
+				t.Errorf("output SecretArn = %#v, want the token secret %#v", got, s.tokenRef())
+			}
+
+			// The token secret the stack creates, in the form asked for.
+			_, inline := d.Resources[secretID]
+			split, hasSplit := d.Resources[splitSecretID]
+			createToken := s.overrides["ExistingSecretArn"] == ""
+			if inline != (createToken && !s.hasCredentials()) || hasSplit != (createToken && s.hasCredentials()) {
+				t.Errorf("token secret created inline = %v, split = %v; want %v, %v", inline, hasSplit,
+					createToken && !s.hasCredentials(), createToken && s.hasCredentials())
+			}
+			if hasSplit {
+				checkSplitPlaceholder(t, d, split)
+			}
+
+			// Only these may name the credentials secret.
+			if !s.hasCredentials() {
+				return
+			}
+			allowed := []string{
+				"Resources." + roleID + ".Properties.Policies",
+				"Resources." + splitSecretID + ".Properties.SecretString",
+				"Resources." + credentialsID + ".Properties.Name",
+				"Outputs.CredentialsSecretArn.Value",
+			}
+			rr := collectRefs(map[string]any{"Resources": anyMap(d.Resources), "Outputs": anyMap(d.Outputs)})
+			for _, r := range slices.Concat(rr.refs, rr.getAtts, rr.dependsOn) {
+				if r.name != credentialsID && r.name != "ExistingCredentialsSecretArn" && r.name != "CredentialsSecretName" {
+					continue
+				}
+				if !slices.ContainsFunc(allowed, func(p string) bool { return strings.HasPrefix(r.where, p) }) {
+					t.Errorf("%s names the credentials secret (%s): only the role, the token secret's credentials_secret and the output may", r.where, r.name)
+				}
+			}
+			if got := get(d.Resources[scheduleID], "Properties", "SecretId"); got != nil && equal(got, credsRef) {
+				t.Error("the rotation schedule targets the credentials secret: it is never rotated")
+			}
+		})
+	}
+}
+
+// checkSplitPlaceholder checks the SecretString of the split token secret
+// the stack creates: what the rotator reads as the split form, naming the
+// scenario's credentials secret, without client_secret.
+func checkSplitPlaceholder(t *testing.T, d *deployed, split map[string]any) {
+	t.Helper()
+	text, err := d.concrete(get(split, "Properties", "SecretString"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	credsARN, err := d.concrete(d.scenario.credentialsRef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(text), &fields); err != nil {
+		t.Fatalf("%s SecretString %q is not a JSON object: %v", splitSecretID, text, err)
+	}
+	if want := map[string]any{clickwrap.FieldCredentialsSecret: credsARN}; !equal(fields, want) {
+		t.Errorf("%s SecretString = %s, want %v: credentials_secret naming the credentials secret, no client_secret", splitSecretID, text, want)
+	}
+	sec, err := clickwrap.ParseSecret(text)
+	if err != nil {
+		t.Fatalf("the rotator refuses the split placeholder %s: %v", text, err)
+	}
+	if sec.CredentialsSecret != credsARN || sec.ClientSecret != "" {
+		t.Errorf("ParseSecret(%s): credentials_secret %q, client_secret present %v; want %q, false", text, sec.CredentialsSecret, sec.ClientSecret != "", credsARN)
+	}
 }
 
 func TestAlerts(t *testing.T) {
@@ -340,7 +512,9 @@ func TestOutputs(t *testing.T) {
 		"RotatorFunctionArn": getAtt(functionID, "Arn"),
 		"ErrorsAlarmName":    ref(alarmID),
 		"ErrorsAlarmArn":     getAtt(alarmID, "Arn"),
-		"SecretArn":          map[string]any{"Fn::If": []any{"CreateSecret", ref(secretID), ref("ExistingSecretArn")}},
+		"SecretArn": map[string]any{"Fn::If": []any{"CreateInlineSecret", ref(secretID),
+			map[string]any{"Fn::If": []any{"CreateSplitSecret", ref(splitSecretID), ref("ExistingSecretArn")}}}},
+		"CredentialsSecretArn": map[string]any{"Fn::If": []any{"CreateCredentialsSecret", ref(credentialsID), ref("ExistingCredentialsSecretArn")}},
 	}
 	for name, value := range want {
 		if got := get(tp.Outputs[name], "Value"); !equal(got, value) {
@@ -398,6 +572,12 @@ func TestParameters(t *testing.T) {
 		{"ExistingSecretArn",
 			[]string{"", "arn:aws:secretsmanager:us-east-1:123456789012:secret:clickwrap/api-token-AbCdEf", "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x-AbCdEf"},
 			[]string{"*", "arn:aws:secretsmanager:us-east-1:123456789012:secret:*", "arn:aws:secretsmanager:*:*:secret:x", "clickwrap/api-token"}},
+		{"ExistingCredentialsSecretArn",
+			[]string{"", testExistingCredentials, "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:clickwrap-credentials/api-applications-GhIjKl"},
+			[]string{"*", "arn:aws:secretsmanager:us-east-1:123456789012:secret:*", "arn:aws:secretsmanager:*:*:secret:x", "clickwrap-credentials/api-applications"}},
+		{"CredentialsSecretName",
+			[]string{"", testCredentialsSecretName, "clickwrap/api-applications"},
+			[]string{"*", "a b", "clickwrap/*", strings.Repeat("x", 513)}},
 		{"KmsKeyArn",
 			[]string{"", "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
 			[]string{"*", "arn:aws:kms:us-east-1:123456789012:key/*", "arn:aws:kms:us-east-1:123456789012:alias/mykey", "alias/aws/secretsmanager"}},
