@@ -17,6 +17,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,6 +32,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/lambdarie"
@@ -159,12 +163,17 @@ func RowIDs(goBench bool) []string {
 			ids = append(ids, "go."+s)
 		}
 	}
-	return append(ids, "zd.normal", "zd.revoke", "zd.fallback")
+	return append(ids, "zd.normal", "zd.revoke", "zd.alternate", "zd.fallback")
 }
 
 // Deterministic lists the IDs of the rows whose result does not depend on
-// timing: they must always be Met.
-var Deterministic = []string{"sm.calls", "cw.requests", "cw.handshakes", "zd.normal"}
+// timing: they must always be Met. zd.alternate is among them because two
+// alternating applications leave no moment at which the consumer's re-read
+// of AWSCURRENT gives a revoked token: a token read from AWSCURRENT is
+// revoked only when its application mints again, two rotations after the
+// one that minted it, so the one retry fails only if a whole rotation
+// finishes and the next one mints between the re-read and the retry.
+var Deterministic = []string{"sm.calls", "cw.requests", "cw.handshakes", "zd.normal", "zd.alternate"}
 
 // Run runs the whole benchmark. It needs Linux (/proc) and the Go toolchain,
 // and uses only loopback networking.
@@ -225,10 +234,13 @@ func (r *runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.progress, "bench: "+format+"\n", args...)
 }
 
-// The sandbox client the secrets are made for.
+// The sandbox client the secrets are made for, and the second API
+// application of the secret in the split form.
 const (
-	clientID     = "bench-app"
-	clientSecret = "bench-client-secret-4e1b"
+	clientID           = "bench-app"
+	clientSecret       = "bench-client-secret-4e1b"
+	secondClientID     = "bench-app-2"
+	secondClientSecret = "bench-client-secret-2-c07a"
 )
 
 // stack is one fresh local deployment: a new bootstrap process (started by
@@ -241,6 +253,15 @@ type stack struct {
 }
 
 func (r *runner) start(ctx context.Context) (*stack, error) {
+	return r.startForm(ctx, false)
+}
+
+// startForm starts a stack whose secret is in the inline form (client_id and
+// client_secret in it), or, with twoApps, in the split form: the token
+// secret names a credentials secret that lists two API applications, both
+// registered in the sandbox, and holds no client_id yet (the first
+// rotation mints with the first application).
+func (r *runner) startForm(ctx context.Context, twoApps bool) (*stack, error) {
 	dir, err := os.MkdirTemp(r.cfg.Dir, "stack-*")
 	if err != nil {
 		return nil, err
@@ -253,6 +274,16 @@ func (r *runner) start(ctx context.Context) (*stack, error) {
 		return nil, err
 	}
 	st.Sandbox.AddClient(clientID, clientSecret)
+	if twoApps {
+		st.Sandbox.AddClient(secondClientID, secondClientSecret)
+		creds := st.Secrets.CreateSecret("clickwrap/bench-credentials", fmt.Sprintf(
+			`{"applications":[{"client_id":%q,"client_secret":%q},{"client_id":%q,"client_secret":%q}]}`,
+			clientID, clientSecret, secondClientID, secondClientSecret))
+		arn := st.Secrets.CreateSecret("clickwrap/bench", fmt.Sprintf(
+			`{"credentials_secret":%q,"token_url":%q,"api_url":%q,"owner":"platform-team"}`,
+			creds, st.Sandbox.TokenURL(), st.Sandbox.APIURL()))
+		return &stack{Stack: st, arn: arn, dir: dir}, nil
+	}
 	arn := st.Secrets.CreateSecret("clickwrap/bench", fmt.Sprintf(
 		`{"client_id":%q,"client_secret":%q,"token_url":%q,"api_url":%q,"owner":"platform-team"}`,
 		clientID, clientSecret, st.Sandbox.TokenURL(), st.Sandbox.APIURL()))
@@ -590,12 +621,17 @@ type zdMode struct {
 	revoke     bool
 	fallback   bool
 	control    bool // failures are the expected outcome
+	// twoApps: the secret in the split form with two API applications,
+	// which alternate; revocation is per application.
+	twoApps bool
 }
 
 var zdModes = []zdMode{
 	{id: "zd.normal", figure: "normal mode (earlier tokens stay valid)"},
-	{id: "zd.revoke", figure: "minting revokes the previous token, no fallback", revoke: true, control: true},
-	{id: "zd.fallback", figure: "minting revokes the previous token, FallbackToPending", revoke: true, fallback: true},
+	{id: "zd.revoke", figure: "minting revokes the previous token, one API application, no fallback", revoke: true, control: true},
+	{id: "zd.alternate", figure: "minting revokes the application's earlier tokens, two API applications alternating, no fallback",
+		revoke: true, twoApps: true},
+	{id: "zd.fallback", figure: "minting revokes the previous token, one API application, FallbackToPending", revoke: true, fallback: true},
 }
 
 // zeroDowntime runs, for each mode, Rotations back-to-back rotations of the
@@ -629,6 +665,13 @@ func (r *runner) zeroDowntime(ctx context.Context, rep *Report) error {
 			if res.failed == 0 {
 				row.Result = NotSeen
 			}
+		}
+		if m.twoApps && res.replacementRejected > 0 {
+			row.Note = fmt.Sprintf("%d request(s) failed although the transport found a newer token in AWSCURRENT: that "+
+				"token was rejected too, on the transport's one retry, so its application had minted again between the "+
+				"consumer's re-read and its retry: a whole rotation finished and the next one's createSecret minted in "+
+				"that moment (here one rotation every %s). With scheduled rotations, hours apart, that cannot happen.",
+				res.replacementRejected, ms(period))
 		}
 		if m.fallback && res.replacementRejected > 0 {
 			row.Note = fmt.Sprintf("%d request(s) failed although the transport found a newer token in the secret: "+
@@ -673,12 +716,12 @@ func (a *attempts) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (r *runner) consumeDuringRotations(ctx context.Context, m zdMode) (zdResult, error) {
-	st, err := r.start(ctx)
+	st, err := r.startForm(ctx, m.twoApps)
 	if err != nil {
 		return zdResult{}, err
 	}
 	defer st.close()
-	if _, _, err := st.rotate(ctx); err != nil { // mints the first token
+	if _, _, err := st.rotate(ctx); err != nil { // mints the first token (with the first application)
 		return zdResult{}, fmt.Errorf("first rotation: %w", err)
 	}
 	st.Sandbox.SetRevokeOnMint(m.revoke)
@@ -736,7 +779,36 @@ func (r *runner) consumeDuringRotations(ctx context.Context, m zdMode) (zdResult
 	if res.rotationsOK == 0 {
 		return res, rotErr
 	}
+	if m.twoApps {
+		if err := st.alternated(ctx); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// alternated checks that the last two rotations of a secret in the split
+// form minted with different applications: AWSCURRENT's and AWSPREVIOUS's
+// client_id are the two applications.
+func (s *stack) alternated(ctx context.Context) error {
+	ids := map[string]string{}
+	for _, stage := range []string{"AWSCURRENT", "AWSPREVIOUS"} {
+		out, err := s.Secrets.Client().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.arn), VersionStage: aws.String(stage)})
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", stage, err)
+		}
+		var v struct {
+			ClientID string `json:"client_id"`
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
+			return fmt.Errorf("%s is not JSON: %w", stage, err)
+		}
+		ids[stage] = v.ClientID
+	}
+	if got := []string{ids["AWSPREVIOUS"], ids["AWSCURRENT"]}; !slices.Contains(got, clientID) || !slices.Contains(got, secondClientID) {
+		return fmt.Errorf("the applications did not alternate: AWSPREVIOUS minted by %q, AWSCURRENT by %q", ids["AWSPREVIOUS"], ids["AWSCURRENT"])
+	}
+	return nil
 }
 
 // procMemory reads VmHWM (peak resident set) and VmRSS of the running

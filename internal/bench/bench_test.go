@@ -60,6 +60,19 @@ func TestRunTiny(t *testing.T) {
 		}
 	}
 
+	// Two alternating applications: a consumer reading AWSCURRENT alone,
+	// with one re-read after a 401, never fails, although every mint
+	// revokes its application's earlier tokens (a deterministic outcome:
+	// Deterministic lists it too). The rotations are few, but enough for
+	// each application to mint again and so revoke a token the consumer
+	// held. The one-application control is not asserted: with 3 rotations
+	// its failures depend on timing.
+	if row, ok := rep.Row("zd.alternate"); !ok || !strings.HasPrefix(row.Value, "0 of ") || row.Result != Met {
+		t.Errorf("zd.alternate (%s) = %q (%s), want 0 failed requests, every rotation ok", row.Figure, row.Value, row.Spread)
+	} else if strings.Contains(row.Spread, "401 answers 0;") {
+		t.Errorf("zd.alternate: no token the consumer held was revoked (%s): the mode tested nothing", row.Spread)
+	}
+
 	md := rep.Markdown()
 	for _, want := range []string{"# Benchmarks", "| CPUs (`nproc`) |", "| CPU model", "| Go | go", "| date |",
 		"| figure | median / value |", "BenchmarkCreateSecret", "BenchmarkRotation"} {

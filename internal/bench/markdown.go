@@ -151,7 +151,14 @@ const method = `- **Bootstrap.** Built for this machine ({arch}) as Lambda runs 
   its base transport counts it): Clickwrap answered 401 and the secret held no other token, or the
   transport found a newer token and that one was rejected too on its one retry. "401 answers" is the
   sandbox's count, retries included. "Minting revokes the previous token" is the sandbox's
-  §SetRevokeOnMint(true)§, a behaviour Clickwrap does not document; the mode without
-  §TokenSourceOptions.FallbackToPending§ is the control, showing the failures the fallback is there to
-  remove.
+  §SetRevokeOnMint(true)§, a behaviour Clickwrap does not document: a mint revokes the earlier tokens of
+  the application it mints for, and only those. With one API application (the secret in the inline
+  form) the mode without §TokenSourceOptions.FallbackToPending§ is the control, showing the failures
+  that the fallback, and the second application, are there to remove. *Two API applications
+  alternating*: the secret in the split form, naming a credentials secret that lists two applications,
+  both registered in the sandbox; each rotation mints with the application that did not mint
+  AWSCURRENT's token, so the token a consumer holds is revoked only two rotations after it was minted,
+  when AWSCURRENT already holds another. That consumer has no fallback: it reads AWSCURRENT alone and
+  re-reads it once after a 401, as any consumer in any language can. After the rotations, AWSCURRENT
+  and AWSPREVIOUS are checked to name the two applications.
 `

@@ -8,7 +8,9 @@
 // injected through the emulator (FailNext, OnCall hooks), the sandbox
 // (FailNext, RateLimitNext, SetRevokeOnMint, Revoke), the function's
 // environment (SSL_CERT_FILE) or the process itself (SIGKILL of the
-// bootstrap). Then [Run] measures, for each scenario: whether the rotation
+// bootstrap). The secret is in the inline form (client_id and client_secret
+// in it), or, for the rows with Scenario.Split, in the split form with two
+// API applications that alternate. Then [Run] measures, for each scenario: whether the rotation
 // succeeded and with what error, whether AWSCURRENT's token is accepted by
 // Clickwrap (at the end, and while the rotation ran), whether every
 // non-token field of the secret was kept, whether AWSPENDING was left on a
@@ -156,6 +158,13 @@ type Scenario struct {
 	Timeout time.Duration
 	// Concurrent: the attempts ran at the same time, not one after another.
 	Concurrent bool
+	// Split: the secret is in the split form with two API applications,
+	// both registered in the sandbox. A credentials secret lists them
+	// ({"applications": [first, second]}); the token secret names it in
+	// credentials_secret and holds the first application's client_id and a
+	// token minted by it, and no client_secret. Each rotation then mints
+	// with the second application.
+	Split bool
 
 	fnEnv func(e *env) ([]string, error)            // extra function environment, before the stack starts
 	urls  func(e *env) (token, api string, _ error) // endpoints in the secret; nil: the sandbox
@@ -224,9 +233,10 @@ type Result struct {
 	Note string
 	// Logs is everything the function and the emulator printed.
 	Logs string
-	// Secrets are the secret values the harness saw (the client secret,
-	// every token stored or sent to PutSecretValue, the RotationTokens):
-	// what must occur in no error or log line.
+	// Secrets are the secret values the harness saw (the client secret, and
+	// in the split form both applications' client secrets; every token
+	// stored or sent to PutSecretValue; the RotationTokens): what must occur
+	// in no error or log line.
 	Secrets []string
 	// HarnessErr is set when the harness itself failed: the row says
 	// nothing about the rotator then.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,9 +51,17 @@ func TestFaultMatrix(t *testing.T) {
 	// The leak check comes before anything is printed: no client secret,
 	// token or RotationToken may occur in a row's errors or logs.
 	for _, r := range results {
-		// The client secret and the first token always; with tokens stored,
+		// The client secret and the first token always, and in the split
+		// form the second application's client secret; with tokens stored,
 		// those too.
-		if min := 2 + r.Stored; len(r.Secrets) < min {
+		min := 2 + r.Stored
+		if r.Scenario.Split {
+			min++
+			if !slices.Contains(r.Secrets, clientSecret) || !slices.Contains(r.Secrets, secondClientSecret) {
+				t.Errorf("row %s: the leak check does not cover both applications' client secrets", r.Scenario.ID)
+			}
+		}
+		if len(r.Secrets) < min {
 			t.Errorf("row %s: the harness reported %d secret values to look for, want at least %d", r.Scenario.ID, len(r.Secrets), min)
 		}
 		captured := r.Err + r.FullErr + r.HealErr + r.Note + r.Logs
@@ -187,7 +196,7 @@ func TestTableAndDoc(t *testing.T) {
 
 func TestFieldsComparison(t *testing.T) {
 	orig := `{"client_id":"a","client_secret":"b","access_token":"t0","token_type":"Bearer","owner":"x","limits":{"rps":5},"cost":4200.50}`
-	want, err := keptFields(orig)
+	want, err := keptFields(orig, tokenFields)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +209,7 @@ func TestFieldsComparison(t *testing.T) {
 		{"reordered", `{"client_secret":"b","client_id":"a","owner":"x","limits":{"rps":5},"cost":4200.50}`, "key order changed"},
 	}
 	for _, tt := range tests {
-		got, err := keptFields(tt.value)
+		got, err := keptFields(tt.value, tokenFields)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -208,7 +217,29 @@ func TestFieldsComparison(t *testing.T) {
 			t.Errorf("%s: compareFields = %q, want %q", tt.name, p, tt.problem)
 		}
 	}
-	if _, err := keptFields(`["not","an","object"]`); err == nil {
+	if _, err := keptFields(`["not","an","object"]`, tokenFields); err == nil {
 		t.Error("keptFields accepted a JSON array")
+	}
+
+	// The split form: client_id names the minting application and changes
+	// with it; a client_secret written into the token secret is an added
+	// field.
+	split := `{"client_id":"a","credentials_secret":"arn:c","access_token":"t0","token_type":"Bearer","owner":"x"}`
+	want, err = keptFields(split, splitTokenFields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, value, problem string }{
+		{"other application", `{"client_id":"b","credentials_secret":"arn:c","access_token":"t1","token_type":"Bearer","owner":"x"}`, ""},
+		{"client secret copied", `{"client_id":"b","credentials_secret":"arn:c","client_secret":"s","access_token":"t1","token_type":"Bearer","owner":"x"}`, "added client_secret"},
+		{"credentials secret lost", `{"client_id":"b","access_token":"t1","token_type":"Bearer","owner":"x"}`, "lost credentials_secret"},
+	} {
+		got, err := keptFields(tt.value, splitTokenFields)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if p := compareFields(got, want); p != tt.problem {
+			t.Errorf("%s: compareFields = %q, want %q", tt.name, p, tt.problem)
+		}
 	}
 }

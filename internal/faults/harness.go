@@ -30,6 +30,10 @@ import (
 const (
 	clientID     = "faults-app"
 	clientSecret = "faults-client-secret-7f3a9c"
+	// The second API application of a scenario in the split form
+	// (Scenario.Split): the first is clientID.
+	secondClientID     = "faults-app-2"
+	secondClientSecret = "faults-client-secret-2-b81d4e"
 
 	defaultTimeout  = 20 * time.Second
 	scenarioTimeout = 3 * time.Minute
@@ -39,8 +43,12 @@ const (
 )
 
 // tokenFields are the fields rotation rewrites; every other field must be
-// carried over unchanged.
-var tokenFields = []string{clickwrap.FieldAccessToken, clickwrap.FieldTokenType, clickwrap.FieldExpiresAt}
+// carried over unchanged. In the split form client_id is rewritten too: it
+// names the application that minted the token (splitTokenFields).
+var (
+	tokenFields      = []string{clickwrap.FieldAccessToken, clickwrap.FieldTokenType, clickwrap.FieldExpiresAt}
+	splitTokenFields = append(slices.Clone(tokenFields), clickwrap.FieldClientID)
+)
 
 // env is one scenario's running world.
 type env struct {
@@ -58,6 +66,9 @@ type env struct {
 	edits        []string
 	initialToken string
 	arn, first   string // the secret and its first version
+	// credsARN is the credentials secret of a scenario in the split form
+	// (Scenario.Split); empty in the inline form.
+	credsARN string
 
 	extraLogs syncbuf.Buffer
 	cleanups  []func()
@@ -218,6 +229,9 @@ func (e *env) start(ctx context.Context) error {
 	e.st = st
 	e.sm = st.Secrets.Client()
 	st.Sandbox.AddClient(clientID, clientSecret)
+	if e.sc.Split {
+		st.Sandbox.AddClient(secondClientID, secondClientSecret)
+	}
 
 	e.tokenURL, e.apiURL = st.Sandbox.TokenURL(), st.Sandbox.APIURL()
 	if e.sc.urls != nil {
@@ -234,9 +248,19 @@ func (e *env) start(ctx context.Context) error {
 		return fmt.Errorf("minting the first token: %w", err)
 	}
 	e.initialToken = tok.AccessToken
+	// The inline form holds the client credentials; the split form names
+	// the credentials secret, which lists both applications, and records
+	// that the first one minted the token.
+	credentials := `,"client_secret":` + quote(clientSecret)
+	if e.sc.Split {
+		e.credsARN = st.Secrets.CreateSecret("clickwrap/faults-"+e.sc.ID+"-credentials", `{"applications":[`+
+			`{"client_id":`+quote(clientID)+`,"client_secret":`+quote(clientSecret)+`},`+
+			`{"client_id":`+quote(secondClientID)+`,"client_secret":`+quote(secondClientSecret)+`}]}`)
+		credentials = `,"credentials_secret":` + quote(e.credsARN)
+	}
 	// Fields of every kind a user may keep in the secret: strings, a nested
 	// object, and a number whose spelling must survive.
-	e.original = `{"client_id":` + quote(clientID) + `,"client_secret":` + quote(clientSecret) +
+	e.original = `{"client_id":` + quote(clientID) + credentials +
 		`,"access_token":` + quote(tok.AccessToken) + `,"token_type":"Bearer","token_url":` + quote(e.tokenURL) +
 		`,"api_url":` + quote(e.apiURL) + `,"owner":"platform-team","limits":{"rps":5,"ids":[1,2,3]},"cost_center":4200.50}`
 	e.arn = st.Secrets.CreateSecret("clickwrap/faults-"+e.sc.ID, e.original)
@@ -468,9 +492,13 @@ func (e *env) measure(ctx context.Context, d driven, res *Result) {
 		res.HarnessErr = fmt.Errorf("listing versions: %w", err)
 		return
 	}
+	rewritten := tokenFields
+	if e.sc.Split {
+		rewritten = splitTokenFields
+	}
 	var wants [][]field
 	for _, v := range append([]string{e.original}, e.edits...) {
-		want, err := keptFields(v)
+		want, err := keptFields(v, rewritten)
 		if err != nil {
 			res.HarnessErr = err
 			return
@@ -489,7 +517,7 @@ func (e *env) measure(ctx context.Context, d driven, res *Result) {
 		if tok := accessToken(value); tok != "" && tok != e.initialToken {
 			stored[tok] = true
 		}
-		got, err := keptFields(value)
+		got, err := keptFields(value, rewritten)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("version %s: %v", id, err))
 			continue
@@ -499,6 +527,9 @@ func (e *env) measure(ctx context.Context, d driven, res *Result) {
 			if p != "" && compareFields(got, want) == "" {
 				p = ""
 			}
+		}
+		if p == "" && e.sc.Split {
+			p = e.checkApplication(value)
 		}
 		if p != "" {
 			problems = append(problems, fmt.Sprintf("version %s: %s", id, p))
@@ -511,6 +542,9 @@ func (e *env) measure(ctx context.Context, d driven, res *Result) {
 	res.Stored = len(stored)
 	res.Orphans = res.Minted - res.Stored
 	res.Secrets = append(res.Secrets, clientSecret, e.initialToken)
+	if e.sc.Split {
+		res.Secrets = append(res.Secrets, secondClientSecret)
+	}
 	for tok := range stored {
 		res.Secrets = append(res.Secrets, tok)
 	}
@@ -537,9 +571,26 @@ func (e *env) measure(ctx context.Context, d driven, res *Result) {
 // field is one key of a secret with its compact JSON value.
 type field struct{ key, value string }
 
+// checkApplication says what is wrong with the client_id of a version that
+// rotation wrote in the split form ("" if nothing): it must name one of the
+// two applications, the one that did not mint the first token, since every
+// version is made from AWSCURRENT, which the first application minted until
+// a rotation succeeds. (A scenario here succeeds at most once.)
+func (e *env) checkApplication(secretString string) string {
+	var s struct {
+		ClientID string `json:"client_id"`
+	}
+	_ = json.Unmarshal([]byte(secretString), &s)
+	if s.ClientID != secondClientID {
+		return fmt.Sprintf("client_id %q, want the second application %q (the first one minted AWSCURRENT's token)", s.ClientID, secondClientID)
+	}
+	return ""
+}
+
 // keptFields lists the fields of a SecretString that rotation must carry
-// over, in order, with their compact JSON values.
-func keptFields(secretString string) ([]field, error) {
+// over (every field but rewritten), in order, with their compact JSON
+// values.
+func keptFields(secretString string, rewritten []string) ([]field, error) {
 	dec := json.NewDecoder(strings.NewReader(secretString))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, errors.New("not a JSON object")
@@ -555,7 +606,7 @@ func keptFields(secretString string) ([]field, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, err
 		}
-		if slices.Contains(tokenFields, key) {
+		if slices.Contains(rewritten, key) {
 			continue
 		}
 		var buf bytes.Buffer

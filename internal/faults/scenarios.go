@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,10 +34,19 @@ func calls(describe, get, put, update int) *Calls {
 // A rotation that succeeds first time takes 9 Secrets Manager calls
 // (4 DescribeSecret, 3 GetSecretValue, 1 PutSecretValue,
 // 1 UpdateSecretVersionStage); a createSecret that fails before storing
-// takes 3 (1/2/0/0). golang.org/x/oauth2 auto-detects the client
+// takes 3 (1/2/0/0). In the split form (the rows of twoApplications) every
+// createSecret that mints reads the credentials secret too: one more
+// GetSecretValue, so 10 (4/4/1/1) for a rotation that succeeds first time. golang.org/x/oauth2 auto-detects the client
 // authentication, so every failed token request is sent twice (HTTP Basic,
 // then body parameters): a mint that fails makes 2 requests per try.
 func Scenarios() []Scenario {
+	one := oneApplication()
+	return append(one, twoApplications(one)...)
+}
+
+// oneApplication is the matrix with the secret in the inline form: one API
+// application, whose client_id and client_secret are in the secret.
+func oneApplication() []Scenario {
 	return []Scenario{
 		{
 			ID: "1", Name: "Clickwrap refuses connections",
@@ -336,6 +346,51 @@ func Scenarios() []Scenario {
 			Want: Expect{Succeeded: true, ErrContains: "api_url in the secret is wrong", CurrentValid: true, FieldsKept: true,
 				Stuck: NotStuck, Calls: calls(16, 16, 3, 2), Mints: 2, Verifies: 1},
 		},
+	}
+}
+
+// twoApplications are rows 9c and 10a-10c again with the secret in the split
+// form and two API applications (Scenario.Split): the same faults, the
+// sandbox revoking an application's earlier tokens when it mints for that
+// application (SetRevokeOnMint is per client). AWSCURRENT's token was
+// minted by the first application and every rotation mints with the
+// second, so no mint can revoke the token consumers hold: AWSCURRENT stays
+// accepted throughout, whatever the fault.
+func twoApplications(one []Scenario) []Scenario {
+	const split = "; the secret in the split form: two API applications registered in the sandbox, " +
+		"AWSCURRENT's token minted by the first, so the rotation mints with the second"
+	variant := func(base, id, verdict string, want Expect) Scenario {
+		i := slices.IndexFunc(one, func(sc Scenario) bool { return sc.ID == base })
+		if i < 0 {
+			panic("faults: no scenario " + base)
+		}
+		sc := one[i]
+		sc.ID, sc.Name, sc.Fault, sc.Verdict, sc.Want, sc.Split = id, "two applications: "+sc.Name, sc.Fault+split, verdict, want, true
+		return sc
+	}
+	return []Scenario{
+		// Both runs mint with the second application, so the second mint
+		// revokes the first run's token, and that one is stored: the
+		// version can never pass and testSecret abandons it, as in 9c. But
+		// AWSCURRENT's token is the first application's, which nothing
+		// minted for: it is accepted throughout, and nothing needs healing.
+		// As in 9c the call and verify counts depend on timing.
+		variant("9c", "12a", "ok: AWSCURRENT never rejected (9c: outage until the next rotation); the rotation still fails, as the race cannot be locked, and leaves nothing stuck",
+			Expect{ErrContains: "testSecret", CurrentValid: true, FieldsKept: true, Stuck: NotStuck, Orphans: 1, Mints: 2, Verifies: -1}),
+		// 4 DescribeSecret, 3 GetSecretValue of the token secret and 1 of
+		// the credentials secret, 1 PutSecretValue, 1 UpdateSecretVersionStage.
+		variant("10a", "12b", "ok: AWSCURRENT never rejected (10a had a 401 window until finishSecret)",
+			Expect{Succeeded: true, CurrentValid: true, FieldsKept: true, Calls: calls(4, 4, 1, 1), Mints: 1, Verifies: 1}),
+		// Run 1: 10b's 4+1+2 and the credentials read; the retry: 3+1+2+2
+		// (the pending value is there: no mint, no credentials read).
+		variant("10b", "12c", "ok: AWSCURRENT never rejected while the retry waits (10b: rejected until the retry)",
+			Expect{Succeeded: true, ErrContains: "HTTP 500", CurrentValid: true, FieldsKept: true,
+				Calls: calls(7, 7, 1, 1), Mints: 1, Verifies: 5}),
+		// Both createSecret runs read the credentials secret and mint with
+		// the second application: the retry's mint revokes the orphan.
+		variant("10c", "12d", "ok: AWSCURRENT never rejected; the orphan is revoked by the retry's mint (10c: no stored token worked until the retry)",
+			Expect{Succeeded: true, ErrContains: "Runtime exited", CurrentValid: true, FieldsKept: true, Orphans: 1, Died: 1,
+				Calls: calls(5, 7, 2, 1), Mints: 2, Verifies: 1}),
 	}
 }
 
