@@ -32,12 +32,26 @@ var statusCommand = command{
 	help: `Shows whether rotation is enabled, its schedule and window, the last and next
 rotation dates, every labelled version with its stages and creation date, the
 token's fields (present or absent, the token as its fingerprint) and expiry,
-and a diagnosis in plain words with the exact command that fixes it:
+where the client credentials are kept, and a diagnosis in plain words with
+the exact command that fixes it.
+
+Client credentials: the client_id of the application that minted the current
+token, never a client_secret. In the inline form the token secret holds the
+client_secret, so anyone who can read the token can also mint tokens. In the
+split form (docs/credentials-secret.md) status reads the credentials secret
+once to check it, and shows its applications' client_ids and the one the next
+rotation mints with.
+
+Diagnoses:
   healthy                  nothing to do
   rotation-in-progress     a rotation is running; check again shortly
   stuck                    AWSPENDING is left on a version that is not
                            AWSCURRENT; every rotation fails until it is removed
   secret-malformed         a field of the secret is wrong (the field is named)
+  credentials-secret-unusable
+                           split form: the credentials secret is missing,
+                           cannot be read (access denied, KMS) or is malformed
+                           (the field is named); every rotation would fail
   rotation-not-enabled     nothing rotates the secret
   credential-rejected      (--verify) Clickwrap refuses the AWSCURRENT token
   credential-expired       the AWSCURRENT token is past its expires_at
@@ -83,8 +97,10 @@ var rotateCommand = command{
 	help: `Starts a rotation now with RotateSecret, using the rotation function and
 schedule the secret already has: rotatorctl never configures rotation. It
 refuses, changing nothing, when rotation is not enabled (exit 1), when the
-AWSCURRENT value is malformed (the rotation would fail and leave AWSPENDING
-stuck; exit 1), when a rotation is stuck (exit 3) or still running (exit 5).
+AWSCURRENT value is malformed or, in the split form, its credentials secret
+is missing or malformed (the rotation would fail and leave
+AWSPENDING stuck; exit 1), when a rotation is stuck (exit 3) or still
+running (exit 5). rotatorctl never mints a token itself.
 
 With --wait it follows the rotation, every --interval, until:
   finished     the new version is AWSCURRENT and AWSPENDING is gone (exit 0);

@@ -27,9 +27,10 @@ const (
 
 const exitCodesHelp = `Exit codes:
   0    healthy, or a rotation is in progress; the command did what was asked
-  1    unhealthy: a problem to fix (rotation not enabled, secret malformed, token
-       rejected, expired or missing, token expires before the next rotation);
-       verify: Clickwrap did not accept the token
+  1    unhealthy: a problem to fix (rotation not enabled, secret malformed,
+       credentials secret unusable, token rejected, expired or missing, token
+       expires before the next rotation); verify: Clickwrap did not accept
+       the token
   2    usage error
   3    stuck: AWSPENDING is left on a version that is not AWSCURRENT;
        rotate: the rotation failed or did not finish in time
@@ -63,7 +64,8 @@ SECRET is the secret's name or ARN. AWS credentials and region come from the
 default chain (AWS_PROFILE, AWS_REGION, environment, SSO, instance roles);
 AWS_ENDPOINT_URL_SECRETS_MANAGER overrides the Secrets Manager endpoint.
 No secret value is ever printed: fields show as present or absent, a token
-at most as its fingerprint (the first 8 hex digits of its SHA-256).
+at most as its fingerprint (the first 8 hex digits of its SHA-256), and
+API applications by their client_id, which is not a secret.
 
 Run 'rotatorctl COMMAND --help' for a command's flags.
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -45,11 +46,17 @@ func writeReport(w io.Writer, r *operator.Report, secret string) {
 	fmt.Fprintf(w, "\nVersions\n")
 	writeVersions(w, r.Versions, now)
 
-	for _, t := range []*operator.TokenInfo{r.Current, r.Pending} {
-		if t != nil {
-			fmt.Fprintln(w)
-			writeToken(w, t, now)
-		}
+	if r.Current != nil {
+		fmt.Fprintln(w)
+		writeToken(w, r.Current, now)
+	}
+	if r.Credentials != nil {
+		fmt.Fprintln(w)
+		writeCredentials(w, r.Credentials)
+	}
+	if r.Pending != nil {
+		fmt.Fprintln(w)
+		writeToken(w, r.Pending, now)
 	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "\nWarning: %s\n", warn)
@@ -105,6 +112,51 @@ func writeToken(w io.Writer, t *operator.TokenInfo, now time.Time) {
 			fmt.Fprintf(tw, "  Bearer check\tcould not check: %s\n", c.Detail)
 		}
 	}
+}
+
+// writeCredentials prints where the AWSCURRENT value keeps its client
+// credentials: the applications by client_id (not secrets: see
+// operator.CredentialsInfo), never a client_secret.
+func writeCredentials(w io.Writer, c *operator.CredentialsInfo) {
+	if c.Form == operator.FormInline {
+		fmt.Fprintf(w, "Client credentials (inline form, in the token secret)\n")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "  application\t%s (the one application: every rotation mints with it)\n", c.ClientID)
+		tw.Flush()
+		writeWrapped(w, "  ", "Warning: "+c.Warning)
+		return
+	}
+	fmt.Fprintf(w, "Client credentials (split form, in a credentials secret)\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	fmt.Fprintf(tw, "  credentials secret\t%s\n", c.Secret)
+	switch c.Value {
+	case operator.ValueOK:
+		apps := "1 application, " + c.Applications[0]
+		if len(c.Applications) > 1 {
+			apps = fmt.Sprintf("%d applications, %s", len(c.Applications), strings.Join(c.Applications, " and "))
+		}
+		fmt.Fprintf(tw, "  value\treadable and well formed: %s\n", apps)
+	default:
+		fmt.Fprintf(tw, "  value\t%s: see the diagnosis\n", c.Value)
+	}
+	switch {
+	case c.ClientID == "":
+		fmt.Fprintf(tw, "  current token\tno client_id recorded yet (each rotation records the application it mints with)\n")
+	case c.Value == operator.ValueOK && !slices.Contains(c.Applications, c.ClientID):
+		fmt.Fprintf(tw, "  current token\tminted by %s (not in the credentials secret)\n", c.ClientID)
+	default:
+		fmt.Fprintf(tw, "  current token\tminted by %s\n", c.ClientID)
+	}
+	switch {
+	case c.NextClientID == "":
+		fmt.Fprintf(tw, "  next rotation\tunknown: the credentials secret is not usable\n")
+	case len(c.Applications) == 1:
+		fmt.Fprintf(tw, "  next rotation\tmints with %s (the one application; with two, rotations alternate)\n", c.NextClientID)
+	default:
+		fmt.Fprintf(tw, "  next rotation\tmints with %s\n", c.NextClientID)
+	}
+	fmt.Fprintf(tw, "  client_secret\tnot in the token secret: readers of the token cannot mint\n")
 }
 
 // writeDiagnosis prints a diagnosis: the state, the message, the exact fix,

@@ -53,6 +53,7 @@ type world struct {
 	hook     func(ctx context.Context, ev rotation.Event) error // runs before each step; an error fails the step
 	rtokens  []string
 	outputs  []string
+	secrets  []string // more secret values for the leak check (a split world's client secrets)
 	terminal bool
 	shift    time.Duration // the operator's clock runs this far ahead
 }
@@ -345,6 +346,9 @@ func (w *world) expectStatus(code int, state operator.State, args ...string) sta
 func (w *world) assertNoLeak() {
 	w.t.Helper()
 	values := []string{clientSecret}
+	w.mu.Lock()
+	values = append(values, w.secrets...)
+	w.mu.Unlock()
 	for _, id := range w.allVersions() {
 		if v, ok := w.sm.Value(w.arn, id); ok {
 			var m map[string]any
@@ -399,9 +403,10 @@ type statusJSON struct {
 		Stages    []string  `json:"stages"`
 		Created   time.Time `json:"created"`
 	} `json:"versions"`
-	Current   *tokenJSON `json:"current"`
-	Pending   *tokenJSON `json:"pending"`
-	Diagnosis struct {
+	Current     *tokenJSON       `json:"current"`
+	Pending     *tokenJSON       `json:"pending"`
+	Credentials *credentialsJSON `json:"credentials"`
+	Diagnosis   struct {
 		State          string        `json:"state"`
 		Message        string        `json:"message"`
 		Fix            string        `json:"fix"`
@@ -412,6 +417,20 @@ type statusJSON struct {
 	} `json:"diagnosis"`
 	Warnings  []string  `json:"warnings"`
 	CheckedAt time.Time `json:"checked_at"`
+}
+
+// credentialsJSON is status --json's "credentials": where the AWSCURRENT
+// value keeps the client credentials.
+type credentialsJSON struct {
+	Form                      string   `json:"form"`
+	ClientID                  string   `json:"client_id"`
+	ClientSecretInTokenSecret *bool    `json:"client_secret_in_token_secret"`
+	Warning                   string   `json:"warning"`
+	Secret                    string   `json:"secret"`
+	Value                     string   `json:"value"`
+	Problem                   string   `json:"problem"`
+	Applications              []string `json:"applications"`
+	NextClientID              string   `json:"next_client_id"`
 }
 
 type findingJSON struct {

@@ -30,6 +30,10 @@ const (
 	// StateMalformed: the AWSCURRENT value is malformed; no rotation can
 	// start from it.
 	StateMalformed State = "secret-malformed"
+	// StateCredentialsUnusable: the AWSCURRENT token secret is in the split
+	// form and its credentials secret is missing, cannot be read (access
+	// denied, KMS) or is malformed: createSecret would mint nothing.
+	StateCredentialsUnusable State = "credentials-secret-unusable"
 	// StateNotEnabled: rotation is not turned on for the secret.
 	StateNotEnabled State = "rotation-not-enabled"
 	// StateRejected: the service refused the AWSCURRENT credential.
@@ -54,7 +58,7 @@ const (
 
 // severity orders the states, most urgent first.
 var severity = []State{
-	StateStuck, StateMalformed, StateNotEnabled, StateRejected, StateExpired,
+	StateStuck, StateMalformed, StateCredentialsUnusable, StateNotEnabled, StateRejected, StateExpired,
 	StateNoCredential, StateExpiresBeforeRotation, StateCheckFailed,
 	StateInProgress, StateHealthy,
 }
@@ -96,6 +100,10 @@ type Facts struct {
 	// AWSCURRENT version and of the AWSPENDING version (when that is another
 	// version).
 	Current, Pending Value
+	// Credentials is where the AWSCURRENT value keeps its client
+	// credentials, and in the split form what reading its credentials
+	// secret found; nil when not known.
+	Credentials *CredentialsInfo
 	// Now is the time to judge ages and expiries by; zero means time.Now().
 	Now time.Time
 	// StuckAfter is how long a pending version may stay pending before it
@@ -187,6 +195,9 @@ func Diagnose(f Facts) Diagnosis {
 		})
 	}
 	found = append(found, currentFindings(arn, d.CurrentVersion, sec, f, now, enabled)...)
+	if c, ok := credentialsFinding(f.Credentials); ok {
+		found = append(found, c)
+	}
 
 	if len(found) == 0 {
 		found = append(found, Finding{State: StateHealthy, Message: healthyMessage(sec, f.Current, d.CurrentVersion, now)})

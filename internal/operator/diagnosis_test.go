@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -352,5 +353,74 @@ func TestRemovePendingCommandIsTheRotatorsFix(t *testing.T) {
 	}
 	if strings.Contains(d.Message, ps.AccessToken) || strings.Contains(d.Message, clientSecret) {
 		t.Error("the diagnosis carries a secret value")
+	}
+}
+
+// TestDiagnoseCredentials judges where the client credentials are kept: the
+// inline form and a usable credentials secret are healthy; a credentials
+// secret that is missing, unreadable or malformed makes the secret
+// unhealthy, ahead of everything but a stuck rotation and a malformed
+// AWSCURRENT; a read that failed for a passing reason proves nothing.
+func TestDiagnoseCredentials(t *testing.T) {
+	t.Parallel()
+	const creds = "arn:aws:secretsmanager:us-east-1:123456789012:secret:clickwrap-credentials/api-applications-GhIjKl"
+	split := func(v operator.ValueKind, problem string) *operator.CredentialsInfo {
+		return &operator.CredentialsInfo{Form: operator.FormSplit, Secret: creds, Value: v, Problem: problem}
+	}
+	putCreds := "aws secretsmanager put-secret-value --secret-id " + creds + " --secret-string file://credentials.json"
+	tests := []struct {
+		name  string
+		creds *operator.CredentialsInfo
+		facts func(f *operator.Facts)
+		state operator.State
+		more  []operator.State
+		fix   string
+		words []string
+	}{
+		{name: "unknown", state: operator.StateHealthy},
+		{name: "inline", creds: &operator.CredentialsInfo{Form: operator.FormInline, ClientID: "app-1", ClientSecretInTokenSecret: true},
+			state: operator.StateHealthy},
+		{name: "split, usable", creds: &operator.CredentialsInfo{Form: operator.FormSplit, Secret: creds, Value: operator.ValueOK,
+			Applications: []string{"app-1", "app-2"}, ClientID: "app-1", NextClientID: "app-2"}, state: operator.StateHealthy},
+		{name: "missing", creds: split(operator.ValueMissing, "credentials secret "+creds+" was not found"),
+			state: operator.StateCredentialsUnusable, words: []string{creds, "not found", "credentials_secret", "createSecret"}},
+		{name: "unreadable", creds: split(operator.ValueUnreadable, "credentials secret "+creds+" cannot be decrypted"),
+			state: operator.StateCheckFailed, words: []string{creds, "kms:Decrypt", "secretsmanager:GetSecretValue"}},
+		{name: "malformed", creds: split(operator.ValueMalformed, "credentials secret "+creds+`: field "applications" is empty`),
+			state: operator.StateCredentialsUnusable, fix: putCreds, words: []string{`"applications"`, "from a file"}},
+		{name: "read failed", creds: split(operator.ValueReadFailed, "credentials secret "+creds+" could not be read"),
+			state: operator.StateCheckFailed, words: []string{"Could not check", "unknown"}},
+		{name: "before rotation not enabled", creds: split(operator.ValueMissing, "credentials secret x was not found"),
+			facts: func(f *operator.Facts) { f.Secret.RotationEnabled = aws.Bool(false) },
+			state: operator.StateCredentialsUnusable, more: []operator.State{operator.StateNotEnabled}},
+		{name: "after a stuck rotation", creds: split(operator.ValueMalformed, "credentials secret x is not a JSON object"),
+			facts: func(f *operator.Facts) { withPending(f, time.Hour, operator.Value{Kind: operator.ValueNoValue}) },
+			state: operator.StateStuck, more: []operator.State{operator.StateCredentialsUnusable}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := diagFacts()
+			f.Credentials = tt.creds
+			if tt.facts != nil {
+				tt.facts(&f)
+			}
+			d := operator.Diagnose(f)
+			var more []operator.State
+			for _, m := range d.More {
+				more = append(more, m.State)
+			}
+			if d.State != tt.state || !slices.Equal(more, tt.more) {
+				t.Fatalf("state %s, more %v; want %s, %v: %s", d.State, more, tt.state, tt.more, d.Message)
+			}
+			if tt.state == operator.StateCredentialsUnusable && d.Fix != tt.fix {
+				t.Errorf("fix %q, want %q", d.Fix, tt.fix)
+			}
+			for _, w := range tt.words {
+				if !strings.Contains(d.Message, w) {
+					t.Errorf("message lacks %q: %s", w, d.Message)
+				}
+			}
+		})
 	}
 }

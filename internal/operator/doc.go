@@ -20,4 +20,8 @@
 //
 // No secret value leaves this package: a report shows each field of a secret
 // as present or absent, and a token at most as its [clickwrap.Fingerprint].
+// The one exception is client_ids, which are not secrets ([CredentialsInfo]
+// says why it shows them); a client_secret is never shown, from the token
+// secret or from a credentials secret, which is read to be checked and
+// never to mint.
 package operator

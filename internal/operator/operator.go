@@ -61,8 +61,10 @@ type InspectOptions struct {
 
 // Inspect reads everything about a secret that says whether its rotation is
 // healthy: DescribeSecret, ListSecretVersionIds, the AWSCURRENT value and the
-// AWSPENDING one (parsed, never shown), and optionally the Bearer checks,
-// then diagnoses it.
+// AWSPENDING one (parsed, never shown), in the split form the credentials
+// secret the AWSCURRENT value names (one GetSecretValue, checked as
+// createSecret reads it, never shown), and optionally the Bearer checks,
+// then diagnoses it. It never mints.
 //
 // Only a failing DescribeSecret is an error: without it nothing can be said.
 // Other failures are reported in the Report (warnings, a check-failed
@@ -87,11 +89,15 @@ func (o *Operator) Inspect(ctx context.Context, secretID string, opts InspectOpt
 	facts := Facts{Secret: desc, Versions: versions, Now: o.now(), StuckAfter: opts.StuckAfter}
 	current := VersionWithStage(desc.VersionIdsToStages, rotation.StageCurrent)
 	if current != "" {
-		tok, v := o.readToken(ctx, arn, current, rotation.StageCurrent, opts.VerifyCurrent)
+		tok, v, s := o.readToken(ctx, arn, current, rotation.StageCurrent, opts.VerifyCurrent)
 		r.Current, facts.Current = &tok, v
+		if s != nil {
+			r.Credentials = o.credentials(ctx, s)
+			facts.Credentials = r.Credentials
+		}
 	}
 	if p := VersionWithStage(desc.VersionIdsToStages, rotation.StagePending); p != "" && p != current {
-		tok, v := o.readToken(ctx, arn, p, rotation.StagePending, opts.VerifyPending)
+		tok, v, _ := o.readToken(ctx, arn, p, rotation.StagePending, opts.VerifyPending)
 		r.Pending, facts.Pending = &tok, v
 	}
 	r.Diagnosis = Diagnose(facts)
@@ -164,8 +170,9 @@ func notFound(err error) bool {
 
 // readToken reads one version's value and describes it without its secrets:
 // fields as present or absent, the token as its fingerprint. With verify it
-// also makes the Bearer check.
-func (o *Operator) readToken(ctx context.Context, arn, version, stage string, verify bool) (TokenInfo, Value) {
+// also makes the Bearer check. It returns the parsed secret too, nil when
+// the value is not a well-formed secret.
+func (o *Operator) readToken(ctx context.Context, arn, version, stage string, verify bool) (TokenInfo, Value, *clickwrap.Secret) {
 	info := TokenInfo{Stage: stage, VersionID: version}
 	s, err := o.readSecret(ctx, arn, version, stage)
 	var bad *malformedError
@@ -173,20 +180,20 @@ func (o *Operator) readToken(ctx context.Context, arn, version, stage string, ve
 	case notFound(err) && stage == rotation.StagePending:
 		info.Value = ValueNoValue
 		info.Problem = "no value yet: createSecret has not stored one"
-		return info, Value{Kind: ValueNoValue}
+		return info, Value{Kind: ValueNoValue}, nil
 	case errors.As(err, &bad):
 		info.Value = ValueMalformed
 		info.Problem = bad.Error()
-		return info, Value{Kind: ValueMalformed, Err: bad.err}
+		return info, Value{Kind: ValueMalformed, Err: bad.err}, nil
 	case err != nil:
 		info.Value = ValueUnreadable
 		info.Problem = err.Error()
-		return info, Value{Kind: ValueUnreadable, Err: err}
+		return info, Value{Kind: ValueUnreadable, Err: err}, nil
 	}
 	info.describe(s)
 	if s.AccessToken == "" {
 		info.Value = ValueNoToken
-		return info, Value{Kind: ValueNoToken}
+		return info, Value{Kind: ValueNoToken}, s
 	}
 	info.Value = ValueOK
 	v := Value{Kind: ValueOK, ExpiresAt: s.ExpiresAt}
@@ -194,7 +201,7 @@ func (o *Operator) readToken(ctx context.Context, arn, version, stage string, ve
 		info.Check = o.check(ctx, s)
 		v.Checked, v.CheckErr = true, info.Check.err
 	}
-	return info, v
+	return info, v, s
 }
 
 // check makes the Bearer check with the secret's token at its api_url.

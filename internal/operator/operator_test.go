@@ -378,6 +378,7 @@ func TestRotationBlocker(t *testing.T) {
 		{[]operator.State{operator.StateCheckFailed, operator.StateInProgress}, operator.StateInProgress},
 		{[]operator.State{operator.StateNotEnabled, operator.StateNoCredential}, operator.StateNotEnabled},
 		{[]operator.State{operator.StateMalformed}, operator.StateMalformed},
+		{[]operator.State{operator.StateCredentialsUnusable, operator.StateNotEnabled}, operator.StateCredentialsUnusable},
 	} {
 		d := operator.Diagnosis{Finding: operator.Finding{State: tt.states[0]}}
 		for _, s := range tt.states[1:] {

@@ -15,11 +15,16 @@ type Report struct {
 	Versions []VersionInfo `json:"versions"`
 	// Current is the AWSCURRENT version's value; Pending the AWSPENDING
 	// one's when that is another version (null otherwise).
-	Current   *TokenInfo `json:"current"`
-	Pending   *TokenInfo `json:"pending"`
-	Diagnosis Diagnosis  `json:"diagnosis"`
-	Warnings  []string   `json:"warnings,omitempty"`
-	CheckedAt time.Time  `json:"checked_at"`
+	Current *TokenInfo `json:"current"`
+	Pending *TokenInfo `json:"pending"`
+	// Credentials is where the AWSCURRENT value keeps the client
+	// credentials, which application minted its token and which one the
+	// next rotation mints with; null when AWSCURRENT holds no well-formed
+	// secret.
+	Credentials *CredentialsInfo `json:"credentials"`
+	Diagnosis   Diagnosis        `json:"diagnosis"`
+	Warnings    []string         `json:"warnings,omitempty"`
+	CheckedAt   time.Time        `json:"checked_at"`
 
 	desc *secretsmanager.DescribeSecretOutput
 }

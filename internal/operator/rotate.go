@@ -29,12 +29,13 @@ var (
 // pointless or harmful, if any: a stuck or running rotation (RotateSecret
 // would fail), rotation not enabled (RotateSecret would turn it on with
 // whatever configuration is stored: that is for whoever owns the
-// configuration), or a malformed AWSCURRENT value (createSecret would refuse
-// it and leave AWSPENDING stuck).
+// configuration), a malformed AWSCURRENT value, or an unusable credentials
+// secret in the split form (createSecret would refuse either, mint nothing
+// and leave AWSPENDING stuck).
 func RotationBlocker(d Diagnosis) (Finding, bool) {
 	for _, f := range d.Findings() {
 		switch f.State {
-		case StateStuck, StateInProgress, StateNotEnabled, StateMalformed:
+		case StateStuck, StateInProgress, StateNotEnabled, StateMalformed, StateCredentialsUnusable:
 			return f, true
 		}
 	}
