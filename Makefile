@@ -6,7 +6,7 @@ LAMBDA_ARCH ?= arm64
 # without the legacy RPC mode, trimmed.
 LAMBDA_FLAGS = -tags lambda.norpc -trimpath -ldflags "-s -w -buildid="
 
-.PHONY: help build build-RotatorFunction rotatorctl test demo bench faults vet clean
+.PHONY: help build build-RotatorFunction rotatorctl test demo invoke bench faults vet clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-24s %s\n", $$1, $$2}'
@@ -21,8 +21,15 @@ build-RotatorFunction: ## what `sam build` runs (BuildMethod: makefile): the boo
 rotatorctl: ## build $(OUT)/rotatorctl, the operator command (status, rotate, verify, unstick), for this machine
 	$(GO) build -trimpath -o $(OUT)/rotatorctl ./cmd/rotatorctl
 
-demo: ## one full rotation on the local stand-ins (Lambda runtime emulator, Secrets Manager emulator, Clickwrap sandbox)
-	$(GO) run ./internal/demo
+# demo and invoke build their program and exec it, so that a signal make
+# passes on (SIGTERM) reaches the program, which then stops the emulator and
+# the bootstrap and removes its working folder.
+demo: ## two full rotations on the local stand-ins (Lambda runtime emulator, Secrets Manager emulator, Clickwrap sandbox), then what to do next
+	@$(GO) build -o $(OUT)/demo ./internal/demo && exec $(OUT)/demo
+
+invoke: ## EVENT=events/createSecret.json: send a hand-made event to the bootstrap on the local stand-ins, print its log and answer; PENDING=1: for a version RotateSecret made
+	@test -n '$(EVENT)' || { echo 'usage: make invoke EVENT=events/createSecret.json [PENDING=1]   (events/ has one event per step)' >&2; exit 2; }
+	@$(GO) build -o $(OUT)/invoke ./internal/invoke && exec $(OUT)/invoke $(if $(filter 1 true yes,$(PENDING)),--pending) '$(EVENT)'
 
 bench: ## benchmarks on the local stand-ins (cold start, step latency, calls, memory, zero downtime): prints the table, writes docs/benchmarks.md
 	$(GO) run ./internal/bench/report $(BENCHFLAGS)

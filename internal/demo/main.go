@@ -1,12 +1,20 @@
 // Command demo runs one full rotation, then a second, on the local stand-ins:
 // the real bootstrap under the AWS Lambda Runtime Interface Emulator, the
 // Secrets Manager emulator (which invokes it for RotateSecret) and the
-// Clickwrap sandbox. It prints each step and the final version stages.
-// `make demo` runs it; it needs nothing but Go.
+// Clickwrap sandbox. It prints each step and the final version stages, then
+// what to do next. `make demo` runs it; it needs nothing but Go.
+//
+// Each rotation's stages table is printed only once the emulator's REPORT
+// line of its last step has passed (see localcmd.Lines), so the step lines
+// come before it however loaded the machine is. When the demo ends, and on
+// Ctrl-C (SIGINT), SIGTERM, SIGHUP or a closed standard output
+// (`make demo | head -3`), the emulator and the bootstrap are stopped and
+// the working folder (the Go toolchain's temporary folders included) is
+// removed before the process exits; after a signal or a closed output the
+// exit status is 130, 143, 129 or 141.
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,34 +22,43 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localcmd"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 )
 
 func main() {
-	if err := run(context.Background(), os.Stdout); err != nil {
+	s, err := localcmd.Start("demo", "clickwrap-rotator-demo-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+	err = run(s.Context(), s.Stdout, s.Dir)
+	// run has stopped the stand-ins (its deferred Close); now the folder.
+	if code := s.Close(); code != 0 {
+		os.Exit(code)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer) error {
-	dir, err := os.MkdirTemp("", "clickwrap-rotator-demo-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
+// reportWait bounds the wait for the emulator's REPORT line after an
+// invocation; only a runtime that crashed gets none.
+const reportWait = 10 * time.Second
 
+func run(ctx context.Context, out io.Writer, dir string) error {
 	fmt.Fprintln(out, "Building the bootstrap and starting the stand-ins (the first run compiles the Lambda runtime emulator: about a minute)...")
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	st, err := localrun.Start(ctx, localrun.Options{Dir: dir, Output: stepLines(out)})
+	lines := &localcmd.Lines{Line: stepLine(out)}
+	st, err := localrun.Start(ctx, localrun.Options{Dir: dir, Output: lines})
 	if err != nil {
 		return err
 	}
@@ -60,6 +77,7 @@ func run(ctx context.Context, out io.Writer) error {
 	printStages(out, st, arn)
 
 	sm := st.Secrets.Client()
+	invocations := 0
 	for i := 1; i <= 2; i++ {
 		fmt.Fprintf(out, "\nRotation %d: RotateSecret (schedule rate(30 days), window 3h); the function logs one line per step:\n", i)
 		rot, err := sm.RotateSecret(ctx, localrun.RotateSecretInput(arn))
@@ -70,7 +88,17 @@ func run(ctx context.Context, out io.Writer) error {
 			return err
 		}
 		rs := st.Secrets.Rotations(arn)
-		if last := rs[len(rs)-1]; last.Err != nil {
+		last := rs[len(rs)-1]
+		// Each step was one invocation; its lines are all printed once the
+		// emulator's REPORT line for it has passed.
+		invocations += len(last.Steps)
+		if !lines.WaitReports(ctx, invocations, reportWait) {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			invocations = lines.Reports()
+		}
+		if last.Err != nil {
 			return fmt.Errorf("rotation of version %s failed: %w", aws.ToString(rot.VersionId), last.Err)
 		}
 		printStages(out, st, arn)
@@ -79,8 +107,18 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "\nClickwrap sandbox saw %d token requests, %d API requests and %d TLS handshake(s) for both rotations.\n",
 		s.TokenRequests, s.APIRequests, s.Handshakes)
 	fmt.Fprintln(out, "Demo finished: AWSCURRENT holds a token the sandbox accepts, AWSPREVIOUS the one before it.")
-	return nil
+	fmt.Fprint(out, nextSteps)
+	return ctx.Err()
 }
+
+// nextSteps is what the demo ends with: the README's Quickstart in brief.
+const nextSteps = `
+Next, on AWS (the README's Quickstart):
+  1. sam build && sam deploy --guided
+  2. put client_id and client_secret into the secret from a file, then turn rotation on
+  3. rotatorctl status clickwrap/api-token --verify    (make rotatorctl builds bin/rotatorctl)
+To see what a hand-made event gets from the function first: make invoke EVENT=events/createSecret.json
+`
 
 // printStages prints each version, its stages, and its token as a
 // fingerprint with whether the sandbox accepts it: never the token itself.
@@ -110,42 +148,22 @@ func printStages(out io.Writer, st *localrun.Stack, arn string) {
 	tw.Flush()
 }
 
-// stepLines passes on only the function's JSON log lines about steps,
-// shortened to what a person reads.
-func stepLines(out io.Writer) io.Writer { return &stepWriter{out: out} }
-
-type stepWriter struct {
-	mu      sync.Mutex
-	out     io.Writer
-	partial []byte
-}
-
-func (w *stepWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.partial = append(w.partial, p...)
-	for {
-		i := bytes.IndexByte(w.partial, '\n')
-		if i < 0 {
-			return len(p), nil
+// stepLine returns a localcmd.Lines callback that prints only the
+// function's JSON log lines about steps, shortened to what a person reads.
+func stepLine(out io.Writer) func(string) {
+	return func(line string) {
+		i := strings.IndexByte(line, '{')
+		if i < 0 || !strings.Contains(line, `"step"`) {
+			return
 		}
-		w.line(string(w.partial[:i]))
-		w.partial = w.partial[i+1:]
+		var rec map[string]any
+		if json.Unmarshal([]byte(line[i:]), &rec) != nil {
+			return
+		}
+		detail := rec["outcome"]
+		if detail == nil {
+			detail = rec["error"]
+		}
+		fmt.Fprintf(out, "  %-13v %-6v %4vms  %v\n", rec["step"], strings.ToLower(fmt.Sprint(rec["level"])), rec["duration_ms"], detail)
 	}
-}
-
-func (w *stepWriter) line(line string) {
-	i := strings.IndexByte(line, '{')
-	if i < 0 || !strings.Contains(line, `"step"`) {
-		return
-	}
-	var rec map[string]any
-	if json.Unmarshal([]byte(line[i:]), &rec) != nil {
-		return
-	}
-	detail := rec["outcome"]
-	if detail == nil {
-		detail = rec["error"]
-	}
-	fmt.Fprintf(w.out, "  %-13v %-6v %4vms  %v\n", rec["step"], strings.ToLower(fmt.Sprint(rec["level"])), rec["duration_ms"], detail)
 }

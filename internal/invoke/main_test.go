@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localcmd"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// binary builds the command once, as `make invoke` does.
+func binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the command and runs the bootstrap under the runtime emulator")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("finds leftover processes through /proc")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "invoke-test-bin-*")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "invoke")
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// result is one run of the command.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// command returns the command for args, run from the module root (as make
+// runs it) in a process group of its own with TMPDIR set to tmp.
+func command(t *testing.T, tmp string, args ...string) *exec.Cmd {
+	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+// invokeCmd runs the command to its end and checks it left nothing behind.
+func invokeCmd(t *testing.T, args ...string) result {
+	t.Helper()
+	tmp := t.TempDir()
+	cmd := command(t, tmp, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	checkNothingLeft(t, cmd.Process.Pid, tmp)
+	return result{out.String(), errOut.String(), cmd.ProcessState.ExitCode()}
+}
+
+// checkNothingLeft fails the test if a process the command started still
+// runs (in its process group, or naming its working folder: `go tool`, the
+// emulator and the bootstrap do) or tmp is not empty.
+func checkNothingLeft(t *testing.T, pgid int, tmp string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second) // SIGKILL takes a moment
+	for {
+		left, err := localcmd.Leftovers(pgid, tmp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("still running after the command exited:\n%s", strings.Join(left, "\n"))
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("left in TMPDIR: %s", e.Name())
+	}
+}
+
+// TestEvents sends each sample event as written: the function refuses it,
+// because no rotation created its version, and the command exits 1.
+func TestEvents(t *testing.T) {
+	files, err := filepath.Glob("../../events/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 4 {
+		t.Fatalf("events/ holds %d events, want one per step: %v", len(files), files)
+	}
+	for _, f := range files {
+		step := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(step, func(t *testing.T) {
+			r := invokeCmd(t, "events/"+filepath.Base(f))
+			if r.code != exitFunctionError {
+				t.Errorf("exit status %d, want %d", r.code, exitFunctionError)
+			}
+			for _, want := range []string{
+				`SecretId "arn:aws:secretsmanager:us-east-1:123456789012:secret:clickwrap/api-token-Ab12Cd" -> the local secret's ARN`,
+				"START RequestId: ",
+				`"step":"` + step + `"`, // the function's own log line
+				"REPORT RequestId: ",
+				"Answer: error",
+				"errorType:    StepError",
+				"version has no stage for rotation",
+				"afterwards: unchanged",
+			} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("the output does not say %q", want)
+				}
+			}
+			if strings.Contains(r.stdout, "] (rapid) ") {
+				t.Error("the emulator's own [INFO] lines are printed")
+			}
+			if t.Failed() {
+				t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// TestPending sends createSecret for the version RotateSecret made: the
+// step succeeds and the pending version gets a token.
+func TestPending(t *testing.T) {
+	r := invokeCmd(t, "--pending", "events/createSecret.json")
+	if r.code != 0 {
+		t.Errorf("exit status %d, want 0", r.code)
+	}
+	for _, want := range []string{
+		"ClientRequestToken \"6f1c9a2e-4b7d-4e35-9a80-3c5d2e7f1b64\" -> ",
+		"RotationToken \"EXAMPLE-fake-rotation-token-0000\" -> the one RotateSecret issued for it (not shown)",
+		`"step":"createSecret"`,
+		"Answer: success",
+		"AWSPENDING               a value with an access_token",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the output does not say %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	dir := t.TempDir()
+	notObject := filepath.Join(dir, "list.json")
+	if err := os.WriteFile(notObject, []byte(`[{"Step":"createSecret"}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{}, {"--no-such-flag", "events/createSecret.json"}, {filepath.Join(dir, "missing.json")}, {notObject}} {
+		if r := invokeCmd(t, args...); r.code != exitUsage {
+			t.Errorf("invoke %q: exit status %d, want %d\nstderr:\n%s", args, r.code, exitUsage, r.stderr)
+		}
+	}
+}
+
+// TestClosedPipe is `make invoke EVENT=… | head -1`.
+func TestClosedPipe(t *testing.T) {
+	tmp := t.TempDir()
+	cmd := command(t, tmp, "events/createSecret.json")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = w
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if _, err := bufio.NewReader(r).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 141 {
+		t.Errorf("exit status %d, want 141\nstderr:\n%s", code, errOut.String())
+	}
+	checkNothingLeft(t, cmd.Process.Pid, tmp)
+}
+
+func TestParseEvent(t *testing.T) {
+	e, err := parseEvent([]byte(`{"Step":"createSecret", "Extra": {"a": [1, 2.50]}, "SecretId": 7}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.set("SecretId", "arn:x")
+	e.set("RotationToken", "t")
+	b, err := e.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Members keep their order and their text; a new one goes last.
+	if want := `{"Step":"createSecret","Extra":{"a":[1,2.50]},"SecretId":"arn:x","RotationToken":"t"}`; string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+	for _, bad := range []string{``, `[]`, `"x"`, `{"a":1} {}`, `{"a":`} {
+		if _, err := parseEvent([]byte(bad)); err == nil {
+			t.Errorf("parseEvent(%q) accepted it", bad)
+		}
+	}
+}
+
+func TestSecretName(t *testing.T) {
+	for id, want := range map[string]string{
+		"arn:aws:secretsmanager:us-east-1:123456789012:secret:clickwrap/api-token-Ab12Cd": "clickwrap/api-token",
+		"arn:aws:secretsmanager:eu-west-1:123456789012:secret:partner-portal-x1Y2z3":      "partner-portal",
+		"clickwrap/partner":                     "clickwrap/partner",
+		"":                                      defaultSecretName,
+		"arn:aws:lambda:us-east-1:1:function:f": defaultSecretName,
+		"has space":                             defaultSecretName,
+	} {
+		if got := secretName(id); got != want {
+			t.Errorf("secretName(%q) = %q, want %q", id, got, want)
+		}
+	}
+}
