@@ -233,7 +233,7 @@ func (s *TokenSource) read(ctx context.Context, stage string) (cachedToken, erro
 	if err != nil {
 		return cachedToken{}, fmt.Errorf("clickwrap token source: reading %s of secret %s: %w", stage, s.secretID, err)
 	}
-	sec, err := ParseSecret(aws.ToString(out.SecretString))
+	sec, err := decodeSecret(aws.ToString(out.SecretString))
 	if err != nil {
 		return cachedToken{}, fmt.Errorf("clickwrap token source: %s of secret %s: %w", stage, s.secretID, err)
 	}
@@ -241,7 +241,7 @@ func (s *TokenSource) read(ctx context.Context, stage string) (cachedToken, erro
 		return cachedToken{}, fmt.Errorf("clickwrap token source: %s of secret %s: %w", stage, s.secretID,
 			&FieldError{Field: FieldAccessToken, Problem: "is missing: the secret has not been rotated yet"})
 	}
-	u, err := url.Parse(sec.APIEndpoint()) // ParseSecret checked it is https://host
+	u, err := url.Parse(sec.APIEndpoint()) // decodeSecret checked it is https://host
 	if err != nil {
 		return cachedToken{}, err
 	}

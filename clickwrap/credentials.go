@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
 )
 
 // The credentials secret: the split form's second secret (see [Secret]),
@@ -55,6 +57,12 @@ type Application struct {
 // ignored. Credentials redacts itself when formatted with fmt or logged with
 // log/slog.
 type Credentials struct {
+	// TokenURL is the credentials secret's optional token_url: the token
+	// endpoint the applications' credentials may be sent to (empty means
+	// [DefaultTokenURL]). In the split form it is the credentials secret,
+	// not the token secret, that says where the client secrets go, so
+	// whoever can write the token secret cannot have them sent elsewhere.
+	TokenURL string
 	// Applications holds one or two applications, in the secret's order.
 	Applications []Application `json:"applications"`
 }
@@ -65,8 +73,11 @@ type Credentials struct {
 // a value, with Secret left empty for the caller to fill: a value that is
 // not a JSON object; applications missing, not an array, empty, or listing
 // more than two; an application that is not an object; a client_id or
-// client_secret missing, empty or not a string; a duplicated member; two
-// applications with the same client_id.
+// client_secret missing, empty, not a string, or with surrounding
+// whitespace or a control character; a duplicated member; two applications
+// with the same client_id; a token_url that is not https://; a token
+// secret's field (credentials_secret, access_token), which means
+// credentials_secret names the token secret itself.
 func ParseCredentials(secretString string) (*Credentials, error) {
 	top, err := decodeMembers(secretString)
 	if err != nil {
@@ -92,6 +103,17 @@ func ParseCredentials(secretString string) (*Credentials, error) {
 			Problem: fmt.Sprintf("lists %d applications; at most %d are used (each rotation mints with the one that did not mint the current token): keep two", len(list), maxApplications)}
 	}
 	c := &Credentials{}
+	for _, name := range []string{FieldCredentialsSecret, FieldAccessToken} {
+		if _, ok := top.members[name]; ok {
+			return nil, &CredentialsError{Field: name, Problem: "is a token secret's field: credentials_secret must name a separate secret " +
+				"that holds the applications (and optionally token_url) alone, not the token secret"}
+		}
+	}
+	if raw, ok := top.members[FieldTokenURL]; ok && string(raw) != "null" {
+		if json.Unmarshal(raw, &c.TokenURL) != nil || checkHTTPS(FieldTokenURL, c.TokenURL) != nil {
+			return nil, &CredentialsError{Field: FieldTokenURL, Problem: "must be an https:// URL with a host and no user info: the token endpoint the client secrets are sent to"}
+		}
+	}
 	for i, raw := range list {
 		app, err := parseApplication(i, raw)
 		if err != nil {
@@ -131,6 +153,10 @@ func parseApplication(i int, raw json.RawMessage) (Application, error) {
 		}
 		if *f.dst == "" {
 			return Application{}, &CredentialsError{Field: field, Problem: "is missing or empty: put the Clickwrap API application's " + f.name + " there"}
+		}
+		if strings.TrimSpace(*f.dst) != *f.dst || strings.IndexFunc(*f.dst, unicode.IsControl) >= 0 {
+			return Application{}, &CredentialsError{Field: field, Problem: "has surrounding whitespace or a control character: " +
+				"copy the value exactly as Clickwrap shows it"}
 		}
 	}
 	return app, nil

@@ -42,6 +42,12 @@ func TestParseSecretSplitForm(t *testing.T) {
 		{name: "credentials_secret twice", in: `{"credentials_secret":"a","credentials_secret":"b"}`, wantField: FieldCredentialsSecret},
 		{name: "empty credentials_secret is the inline form", in: `{"credentials_secret":""}`, wantField: FieldClientID, wantWords: []string{"credentials_secret"}},
 		{name: "null credentials_secret is the inline form", in: `{"credentials_secret":null,"client_id":"a"}`, wantField: FieldClientSecret},
+		{
+			// credentials_secret naming the token secret itself, which then
+			// carries the applications: every reader could mint.
+			name: "applications in the token secret", in: `{"credentials_secret":"x","applications":[{"client_id":"a","client_secret":"` + testClientSecret + `"}]}`,
+			wantField: CredentialsFieldApplications, wantWords: []string{"every reader of the token could mint", "separate secret"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +138,13 @@ func TestParseCredentials(t *testing.T) {
 		{name: "empty client_secret", in: `{"applications":[` + one + `,` + app("app-2", "") + `]}`, wantField: "applications[1].client_secret", wantErr: true},
 		{name: "null client_secret", in: `{"applications":[{"client_id":"app-1","client_secret":null}]}`, wantField: "applications[0].client_secret", wantErr: true},
 		{name: "client_secret an object", in: `{"applications":[{"client_id":"app-1","client_secret":{"v":"` + testClientSecret + `"}}]}`, wantField: "applications[0].client_secret", wantErr: true},
+		{name: "client_id with a space around it", in: `{"applications":[` + app(" app-1", testClientSecret) + `]}`, wantField: "applications[0].client_id", wantErr: true},
+		{name: "client_secret with a newline after it", in: `{"applications":[` + app("app-1", testClientSecret+`\n`) + `]}`, wantField: "applications[0].client_secret", wantErr: true},
+		{name: "client_id with a control character", in: `{"applications":[` + app(`\u001b]0;x\u0007app`, testClientSecret) + `]}`, wantField: "applications[0].client_id", wantErr: true},
+		{name: "token_url kept", in: `{"token_url":"https://proxy.example/oauth/token","applications":[` + one + `]}`, wantIDs: []string{"app-1"}},
+		{name: "token_url not https", in: `{"token_url":"http://proxy.example/oauth/token","applications":[` + one + `]}`, wantField: "token_url", wantErr: true},
+		{name: "a token secret named instead", in: `{"credentials_secret":"x","applications":[` + one + `]}`, wantField: "credentials_secret", wantErr: true},
+		{name: "a token secret with a token", in: `{"access_token":"t","applications":[` + one + `]}`, wantField: "access_token", wantErr: true},
 		{name: "client_secret twice", in: `{"applications":[{"client_id":"app-1","client_secret":"` + testClientSecret + `","client_secret":"` + testSecondSecret + `"}]}`, wantField: "applications[0].client_secret", wantErr: true},
 	}
 	for _, tt := range tests {

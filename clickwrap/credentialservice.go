@@ -53,10 +53,18 @@ func (c *Client) newPendingSplit(ctx context.Context, s *Secret) (string, error)
 	if err != nil {
 		return "", err
 	}
+	// The client secrets go only where the credentials secret says: a
+	// token_url in the token secret (writable by more people) must agree.
+	if s.TokenURL != "" && s.TokenEndpoint() != creds.tokenEndpoint() {
+		return "", &FieldError{Field: FieldTokenURL, Problem: fmt.Sprintf("differs from the token endpoint of credentials secret %s (its token_url, default %s): "+
+			"in the split form the client secrets are sent only where the credentials secret says, so that whoever can write the token secret "+
+			"cannot have them sent elsewhere. Put token_url in the credentials secret, or remove it from the token secret. Nothing was minted",
+			s.CredentialsSecret, DefaultTokenURL)}
+	}
 	app := creds.Next(s.ClientID)
 	// The secret minted with holds the application's credentials and the
 	// token endpoint alone; it is never stored.
-	tok, err := c.Mint(ctx, &Secret{ClientID: app.ClientID, ClientSecret: app.ClientSecret, TokenURL: s.TokenURL})
+	tok, err := c.Mint(ctx, &Secret{ClientID: app.ClientID, ClientSecret: app.ClientSecret, TokenURL: creds.TokenURL})
 	if err != nil {
 		return "", fmt.Errorf("minting with %s of credentials secret %s (the client_id and client_secret there are the ones used): %w",
 			creds.position(app), s.CredentialsSecret, err)
@@ -65,6 +73,14 @@ func (c *Client) newPendingSplit(ctx context.Context, s *Secret) (string, error)
 	p.ClientID = app.ClientID
 	p.ClientSecret = "" // ParseSecret refused one already; never write one here
 	return marshalSecret(p)
+}
+
+// tokenEndpoint is where the applications' credentials may be sent.
+func (c *Credentials) tokenEndpoint() string {
+	if c.TokenURL != "" {
+		return c.TokenURL
+	}
+	return DefaultTokenURL
 }
 
 // position names app's place in the credentials secret, as

@@ -84,6 +84,21 @@ type Secret struct {
 // expires_at that is not RFC 3339, or a token_url or api_url that is not an
 // https:// URL.
 func ParseSecret(secretString string) (*Secret, error) {
+	s, err := decodeSecret(secretString)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkCredentials(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// decodeSecret is ParseSecret without the rules on the client credentials
+// (which form, which fields): the JSON shape, the known fields' types and
+// the endpoints. A token consumer needs no more: a misplaced client_secret
+// is the rotation's to refuse, not a reason to stop serving the token.
+func decodeSecret(secretString string) (*Secret, error) {
 	dec := json.NewDecoder(bytes.NewReader([]byte(secretString)))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, ErrNotObject
@@ -125,7 +140,10 @@ func ParseSecret(secretString string) (*Secret, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, ErrNotObject
 	}
-	if err := s.finishParse(); err != nil {
+	if err := checkHTTPS(FieldTokenURL, s.TokenURL); err != nil {
+		return nil, err
+	}
+	if err := checkHTTPS(FieldAPIURL, s.APIURL); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -176,7 +194,11 @@ func (s *Secret) parseExpiresAt(raw json.RawMessage) error {
 	return nil
 }
 
-func (s *Secret) finishParse() error {
+// checkCredentials applies the rules of the two forms: inline, client_id
+// and client_secret required; split (credentials_secret set), no
+// client_secret and no applications list in the token secret, since every
+// reader of the token could mint with them.
+func (s *Secret) checkCredentials() error {
 	switch {
 	case s.CredentialsSecret != "":
 		// The split form: the credentials are in their own secret, and
@@ -185,18 +207,16 @@ func (s *Secret) finishParse() error {
 			return &FieldError{Field: FieldClientSecret, Problem: "must not be in a token secret that names a credentials_secret: " +
 				"every reader of the token could mint tokens with it. It belongs in the credentials secret alone: remove it from this secret"}
 		}
+		if _, ok := s.extra[CredentialsFieldApplications]; ok {
+			return &FieldError{Field: CredentialsFieldApplications, Problem: "must not be in a token secret: every reader of the token could mint " +
+				"with the client secrets it lists. It belongs in the credentials secret that credentials_secret names, a separate secret: remove it from this one"}
+		}
 	case s.ClientID == "":
 		return &FieldError{Field: FieldClientID, Problem: "is missing or empty: put the Clickwrap API application's client_id in the secret " +
 			"(or name a separate credentials secret in credentials_secret)"}
 	case s.ClientSecret == "":
 		return &FieldError{Field: FieldClientSecret, Problem: "is missing or empty: put the Clickwrap API application's client_secret in the secret " +
 			"(or name a separate credentials secret in credentials_secret)"}
-	}
-	if err := checkHTTPS(FieldTokenURL, s.TokenURL); err != nil {
-		return err
-	}
-	if err := checkHTTPS(FieldAPIURL, s.APIURL); err != nil {
-		return err
 	}
 	return nil
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,18 +47,20 @@ func newSplit(t *testing.T) *split {
 	s.c = clickwrap.NewClient(s.cw.Client())
 	s.c.Retry.BaseDelay = 10 * time.Millisecond
 	s.c.Secrets = s.sm.Client()
-	s.creds = s.sm.CreateSecret("clickwrap/credentials", credentialsJSON(app1, app1Secret, app2, app2Secret))
+	s.creds = s.sm.CreateSecret("clickwrap/credentials", s.credentialsJSON(app1, app1Secret, app2, app2Secret))
 	return s
 }
 
 // credentialsJSON is a credentials secret listing the applications given as
-// client_id, client_secret pairs.
-func credentialsJSON(pairs ...string) string {
+// client_id, client_secret pairs, with the sandbox's token endpoint (the
+// split form sends the client secrets only where the credentials secret
+// says).
+func (s *split) credentialsJSON(pairs ...string) string {
 	var apps []map[string]string
 	for i := 0; i+1 < len(pairs); i += 2 {
 		apps = append(apps, map[string]string{"client_id": pairs[i], "client_secret": pairs[i+1]})
 	}
-	b, _ := json.Marshal(map[string]any{"applications": apps})
+	b, _ := json.Marshal(map[string]any{"token_url": s.cw.TokenURL(), "applications": apps})
 	return string(b)
 }
 
@@ -103,7 +108,7 @@ func TestNewPendingAlternates(t *testing.T) {
 			s := newSplit(t)
 			credsID := s.creds
 			if tt.oneApp {
-				credsID = s.sm.CreateSecret("clickwrap/one-app", credentialsJSON(app1, app1Secret))
+				credsID = s.sm.CreateSecret("clickwrap/one-app", s.credentialsJSON(app1, app1Secret))
 			}
 			s.cw.SetRevokeOnMint(true) // per application: minting revokes that application's earlier tokens
 			ctx := context.Background()
@@ -196,7 +201,7 @@ func TestNewPendingCredentialsFailures(t *testing.T) {
 			name: "binary secret",
 			setup: func(t *testing.T, s *split) string {
 				out, err := s.sm.Client().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-					Name: aws.String("clickwrap/binary-credentials"), SecretBinary: []byte(credentialsJSON(app1, app1Secret)),
+					Name: aws.String("clickwrap/binary-credentials"), SecretBinary: []byte(s.credentialsJSON(app1, app1Secret)),
 				})
 				if err != nil {
 					t.Fatal(err)
@@ -225,21 +230,21 @@ func TestNewPendingCredentialsFailures(t *testing.T) {
 		{
 			name: "three applications",
 			setup: func(_ *testing.T, s *split) string {
-				return s.sm.CreateSecret("c", credentialsJSON(app1, app1Secret, app2, app2Secret, "app-3", "third-secret-77"))
+				return s.sm.CreateSecret("c", s.credentialsJSON(app1, app1Secret, app2, app2Secret, "app-3", "third-secret-77"))
 			},
 			wantField: "applications",
 		},
 		{
 			name: "duplicate client_id",
 			setup: func(_ *testing.T, s *split) string {
-				return s.sm.CreateSecret("c", credentialsJSON(app1, app1Secret, app1, app2Secret))
+				return s.sm.CreateSecret("c", s.credentialsJSON(app1, app1Secret, app1, app2Secret))
 			},
 			wantField: "applications[1].client_id",
 		},
 		{
 			name: "empty client_secret",
 			setup: func(_ *testing.T, s *split) string {
-				return s.sm.CreateSecret("c", credentialsJSON(app1, app1Secret, app2, ""))
+				return s.sm.CreateSecret("c", s.credentialsJSON(app1, app1Secret, app2, ""))
 			},
 			wantField: "applications[1].client_secret",
 		},
@@ -298,7 +303,7 @@ func TestNewPendingSplitFormLeaks(t *testing.T) {
 	var errs []error
 
 	// The token endpoint rejects applications[1]'s credentials.
-	wrong := s.sm.CreateSecret("clickwrap/wrong", credentialsJSON(app1, app1Secret, app2, app2Secret+"-old"))
+	wrong := s.sm.CreateSecret("clickwrap/wrong", s.credentialsJSON(app1, app1Secret, app2, app2Secret+"-old"))
 	_, err := s.c.NewPending(ctx, s.tokenSecret(wrong, map[string]any{"client_id": app1}))
 	var se *clickwrap.StatusError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "applications[1] of credentials secret "+wrong) {
@@ -342,5 +347,78 @@ func TestNewPendingSplitFormLeaks(t *testing.T) {
 	}
 	if st := s.cw.Stats(); st.Minted != 0 {
 		t.Errorf("minted %d tokens, want 0", st.Minted)
+	}
+}
+
+// TestSplitFormTokenEndpoint: in the split form the client secrets are sent
+// only to the credentials secret's token endpoint. A different token_url in
+// the token secret, which more people may write, is refused before
+// anything is sent; the same one, or none, is fine.
+func TestSplitFormTokenEndpoint(t *testing.T) {
+	t.Parallel()
+	var stolen atomic.Int32
+	elsewhere := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stolen.Add(1)
+		http.Error(w, "no", http.StatusUnauthorized)
+	}))
+	defer elsewhere.Close()
+	tests := []struct {
+		name     string
+		tokenURL any // in the token secret; nil: none
+		wantErr  bool
+	}{
+		{"none in the token secret", nil, false},
+		{"the same as the credentials secret's", "same", false},
+		{"another host", elsewhere.URL + "/oauth/token", true},
+		{"the default", clickwrap.DefaultTokenURL, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSplit(t)
+			extra := map[string]any{"token_url": tt.tokenURL}
+			if tt.tokenURL == "same" {
+				extra["token_url"] = s.cw.TokenURL()
+			}
+			pending, err := s.c.NewPending(context.Background(), s.tokenSecret(s.creds, extra))
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatalf("NewPending: %v", err)
+				}
+				if p, perr := clickwrap.ParseSecret(pending); perr != nil || !s.cw.Valid(p.AccessToken) {
+					t.Errorf("the pending token is not one the sandbox minted (%v)", perr)
+				}
+				return
+			}
+			var fe *clickwrap.FieldError
+			if !errors.As(err, &fe) || fe.Field != clickwrap.FieldTokenURL || !strings.Contains(err.Error(), "Nothing was minted") {
+				t.Fatalf("NewPending: %v, want a FieldError naming token_url", err)
+			}
+			if st := s.cw.Stats(); st.TokenRequests != 0 {
+				t.Errorf("%d token requests", st.TokenRequests)
+			}
+		})
+	}
+	if n := stolen.Load(); n != 0 {
+		t.Errorf("the other host got %d requests", n)
+	}
+}
+
+// TestTokenSourceServesAMisplacedSecret: a token consumer serves the token
+// of a secret the rotation would refuse (a client_secret beside
+// credentials_secret, as a half-done migration leaves it): refusing it is
+// the rotation's and rotatorctl's business, not a reason for an outage.
+func TestTokenSourceServesAMisplacedSecret(t *testing.T) {
+	t.Parallel()
+	s := newSplit(t)
+	arn := s.sm.CreateSecret("clickwrap/misplaced", s.tokenSecret(s.creds, map[string]any{
+		"client_id": app1, "client_secret": app1Secret, "access_token": "held-token-abc",
+	}))
+	tok, err := clickwrap.NewTokenSource(s.sm.Client(), arn, clickwrap.TokenSourceOptions{}).AccessToken(context.Background())
+	if err != nil || tok != "held-token-abc" {
+		t.Fatalf("AccessToken: %v (token right: %v)", err, tok == "held-token-abc")
+	}
+	if _, err := clickwrap.ParseSecret(s.tokenSecret(s.creds, map[string]any{"client_secret": app1Secret})); err == nil {
+		t.Error("ParseSecret, as the rotation uses it, accepted a client_secret beside credentials_secret")
 	}
 }

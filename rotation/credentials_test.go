@@ -19,7 +19,7 @@ func newSplitWorld(t *testing.T) (*world, string) {
 	t.Helper()
 	w := newWorld(t)
 	w.cw.AddClient(secondClientID, secondClientSecret)
-	b, err := json.Marshal(map[string]any{"applications": []map[string]string{
+	b, err := json.Marshal(map[string]any{"token_url": w.cw.TokenURL(), "applications": []map[string]string{
 		{"client_id": clientID, "client_secret": clientSecret},
 		{"client_id": secondClientID, "client_secret": secondClientSecret},
 	}})

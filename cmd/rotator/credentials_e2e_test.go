@@ -35,7 +35,7 @@ func TestSplitFormUnderLambdaEmulator(t *testing.T) {
 	st := startStack(t)
 	st.Sandbox.AddClient(secondClientID, secondClientSecret)
 	st.Sandbox.SetRevokeOnMint(true) // per application: alternating keeps the held token alive
-	creds, _ := json.Marshal(map[string]any{"applications": []map[string]string{
+	creds, _ := json.Marshal(map[string]any{"token_url": st.Sandbox.TokenURL(), "applications": []map[string]string{
 		{"client_id": clientID, "client_secret": clientSecret},
 		{"client_id": secondClientID, "client_secret": secondClientSecret},
 	}})

@@ -55,17 +55,34 @@ func (w *world) split(creds string) string {
 	w.mu.Unlock()
 	id := credentialsName
 	if creds != "" {
-		id = w.sm.CreateSecret(credentialsName, creds)
+		id = w.sm.CreateSecret(credentialsName, w.withTokenURL(creds))
 	}
 	w.put(w.secretJSON(map[string]any{"client_id": nil, "client_secret": nil, "credentials_secret": id}))
 	return id
 }
 
-// putCredentials stores value as the credentials secret's new AWSCURRENT.
+// withTokenURL adds the sandbox's token endpoint to a credentials secret's
+// JSON object (the split form sends the client secrets only there); a value
+// that is not an object is returned as it is.
+func (w *world) withTokenURL(creds string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(creds), &m) != nil {
+		return creds
+	}
+	m["token_url"] = w.cw.TokenURL()
+	b, err := json.Marshal(m)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// putCredentials stores value (with the sandbox's token_url, see
+// withTokenURL) as the credentials secret's new AWSCURRENT.
 func (w *world) putCredentials(id, value string) {
 	w.t.Helper()
 	if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(id), SecretString: aws.String(value),
+		SecretId: aws.String(id), SecretString: aws.String(w.withTokenURL(value)),
 	}); err != nil {
 		w.t.Fatal(err)
 	}

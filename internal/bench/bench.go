@@ -277,8 +277,8 @@ func (r *runner) startForm(ctx context.Context, twoApps bool) (*stack, error) {
 	if twoApps {
 		st.Sandbox.AddClient(secondClientID, secondClientSecret)
 		creds := st.Secrets.CreateSecret("clickwrap/bench-credentials", fmt.Sprintf(
-			`{"applications":[{"client_id":%q,"client_secret":%q},{"client_id":%q,"client_secret":%q}]}`,
-			clientID, clientSecret, secondClientID, secondClientSecret))
+			`{"token_url":%q,"applications":[{"client_id":%q,"client_secret":%q},{"client_id":%q,"client_secret":%q}]}`,
+			st.Sandbox.TokenURL(), clientID, clientSecret, secondClientID, secondClientSecret))
 		arn := st.Secrets.CreateSecret("clickwrap/bench", fmt.Sprintf(
 			`{"credentials_secret":%q,"token_url":%q,"api_url":%q,"owner":"platform-team"}`,
 			creds, st.Sandbox.TokenURL(), st.Sandbox.APIURL()))

@@ -253,7 +253,7 @@ func (e *env) start(ctx context.Context) error {
 	// that the first one minted the token.
 	credentials := `,"client_secret":` + quote(clientSecret)
 	if e.sc.Split {
-		e.credsARN = st.Secrets.CreateSecret("clickwrap/faults-"+e.sc.ID+"-credentials", `{"applications":[`+
+		e.credsARN = st.Secrets.CreateSecret("clickwrap/faults-"+e.sc.ID+"-credentials", `{"token_url":`+quote(st.Sandbox.TokenURL())+`,"applications":[`+
 			`{"client_id":`+quote(clientID)+`,"client_secret":`+quote(clientSecret)+`},`+
 			`{"client_id":`+quote(secondClientID)+`,"client_secret":`+quote(secondClientSecret)+`}]}`)
 		credentials = `,"credentials_secret":` + quote(e.credsARN)

@@ -27,7 +27,7 @@ const (
 func (e *env) split() string {
 	e.t.Helper()
 	e.Sandbox.AddClient(secondClientID, secondClientSecret)
-	b, err := json.Marshal(map[string]any{"applications": []map[string]string{
+	b, err := json.Marshal(map[string]any{"token_url": e.Sandbox.TokenURL(), "applications": []map[string]string{
 		{"client_id": clientID, "client_secret": clientSecret},
 		{"client_id": secondClientID, "client_secret": secondClientSecret},
 	}})
@@ -35,7 +35,9 @@ func (e *env) split() string {
 		e.t.Fatal(err)
 	}
 	creds := e.Secrets.CreateSecret("op-credentials/applications", string(b))
-	v, err := e.SecretJSON("", "", map[string]any{"client_id": nil, "client_secret": nil, "credentials_secret": creds})
+	// The token secret names the credentials secret and leaves the token
+	// endpoint to it (the split form sends the client secrets only there).
+	v, err := e.SecretJSON("", "", map[string]any{"client_id": nil, "client_secret": nil, "credentials_secret": creds, "token_url": nil})
 	if err != nil {
 		e.t.Fatal(err)
 	}
