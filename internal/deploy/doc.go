@@ -11,11 +11,21 @@
 //     permission; the placeholder secret and when the rotation schedule
 //     exists; the alarm; and that every Ref, GetAtt, Sub variable, condition
 //     and parameter is declared and used.
+//   - template.yaml against the schemas AWS publishes, in every combination
+//     of the conditions and for every AllowedValues value, after conditions,
+//     Fn::If and AWS::NoValue are resolved and the remaining intrinsics
+//     replaced by the values CloudFormation would give them: each resource's
+//     Properties against the CloudFormation registry schema of its type (the
+//     files shipped in the rain module), what the SAM function passes
+//     through to AWS::Lambda::Function against that type's schema, and the
+//     function itself against the SAM project's schema (SAMSchemaFile,
+//     skipped when absent); the resource attributes; and the secrets'
+//     DeletionPolicy (RetainExceptOnCreate) and UpdateReplacePolicy (Retain).
 //   - `make build-RotatorFunction ARTIFACTS_DIR=<dir>` (what `sam build`
 //     runs): a static linux/arm64 ELF named bootstrap, stripped, built with
 //     the Lambda flags, under a size budget, zipped under 6 MB.
 //   - samconfig.toml: it parses, with the stack name and capabilities set and
-//     the region left to the user's profile.
+//     the region left to the user's profile, and every file it names exists.
 //   - the deployment document's parameter table lists exactly the template's
 //     parameters, with their defaults.
 //   - the credentials secret (the split form), in every combination of the

@@ -196,11 +196,7 @@ func TestSecretAndSchedule(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Field != clickwrap.FieldClientID {
 			t.Errorf("the rotator must refuse the placeholder naming client_id; ParseSecret says %v", err)
 		}
-		for _, policy := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
-			if got := tp.Resources[secretID][policy]; got != "Retain" {
-				t.Errorf("%s %s = %v, want Retain: deleting or replacing it must not delete the credentials", secretID, policy, got)
-			}
-		}
+		checkSecretPolicies(t, tp, secretID)
 	})
 
 	t.Run("schedule wiring", func(t *testing.T) {
@@ -283,6 +279,48 @@ func TestSecretAndSchedule(t *testing.T) {
 	})
 }
 
+// secretPolicies are the resource attributes of every secret the stack
+// creates (the token secret in either form, the credentials secret).
+//
+// DeletionPolicy RetainExceptOnCreate: the secret is kept when the stack is
+// deleted or stops creating it, as with Retain (it may hold the credentials
+// and the live token), except when the stack operation that created it
+// rolls back: it then holds only the placeholder, and left behind it would
+// keep its name taken, so that the next deploy would fail on it.
+//
+// UpdateReplacePolicy Retain: a replacement (a change of Name) must not
+// delete the old secret and what is in it. RetainExceptOnCreate is not a
+// value UpdateReplacePolicy takes (Delete, Retain or Snapshot), and a
+// replacement never happens in the operation that created the secret.
+var secretPolicies = map[string]string{
+	"DeletionPolicy":      "RetainExceptOnCreate",
+	"UpdateReplacePolicy": "Retain",
+}
+
+func checkSecretPolicies(t *testing.T, tp *template, id string) {
+	t.Helper()
+	r := tp.resource(t, id, "AWS::SecretsManager::Secret")
+	for _, key := range slices.Sorted(maps.Keys(secretPolicies)) {
+		if got, want := r[key], secretPolicies[key]; got != want {
+			t.Errorf("%s %s = %v, want %s", id, key, got, want)
+		}
+	}
+}
+
+// TestSecretsRetention: every secret the stack may create outlives the
+// stack, and none outlives a failed first deploy (see secretPolicies).
+func TestSecretsRetention(t *testing.T) {
+	t.Parallel()
+	tp := loadTemplate(t)
+	ids := tp.resourcesOfType("AWS::SecretsManager::Secret")
+	if want := []string{credentialsID, secretID, splitSecretID}; !equal(ids, want) {
+		t.Errorf("secrets = %v, want %v", ids, want)
+	}
+	for _, id := range ids {
+		checkSecretPolicies(t, tp, id)
+	}
+}
+
 // TestCredentialsSecret checks the split form's credentials secret: its
 // placeholder, and in every combination of the parameters, that the stack
 // creates it exactly when asked to, that the token secret it creates then
@@ -320,12 +358,8 @@ func TestCredentialsSecret(t *testing.T) {
 		if !equal(props["Name"], ref("CredentialsSecretName")) {
 			t.Errorf("Name = %#v, want the CredentialsSecretName parameter", props["Name"])
 		}
+		checkSecretPolicies(t, tp, credentialsID)
 		for _, token := range []string{secretID, splitSecretID} {
-			for _, key := range []string{"DeletionPolicy", "UpdateReplacePolicy"} {
-				if got, want := r[key], tp.Resources[token][key]; got != want || got != "Retain" {
-					t.Errorf("%s %s = %v; %s has %v: want Retain for both", credentialsID, key, got, token, want)
-				}
-			}
 			if got, want := props["KmsKeyId"], get(tp.Resources[token], "Properties", "KmsKeyId"); !equal(got, want) {
 				t.Errorf("%s KmsKeyId = %#v, want the token secret's %#v", credentialsID, got, want)
 			}
