@@ -79,8 +79,17 @@ func TestBinary(t *testing.T) {
 
 	expect(exitOK, env, "--help")
 	expect(exitUsage, env, "status")
+	// Built from this work tree: "(devel)", said as such, unless the
+	// toolchain stamped a version from version control.
+	r := expect(exitOK, env, "--version")
+	switch {
+	case strings.HasPrefix(r.stdout, "rotatorctl (devel) (go") && strings.Contains(r.stdout, "built from a work tree"):
+	case strings.HasPrefix(r.stdout, "rotatorctl v"):
+	default:
+		t.Errorf("--version:\n%s", r)
+	}
 
-	r := expect(exitOK, env, "status", secretName, "--json", "--verify")
+	r = expect(exitOK, env, "status", secretName, "--json", "--verify")
 	var s statusJSON
 	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
 		t.Fatal(err)

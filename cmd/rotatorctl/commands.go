@@ -29,6 +29,7 @@ func stuckAfter(d time.Duration) time.Duration {
 var statusCommand = command{
 	name:     "status",
 	synopsis: "rotatorctl status SECRET [--verify] [--json] [--stuck-after D]",
+	exits:    statusExits,
 	help: `Shows whether rotation is enabled, its schedule and window, the last and next
 rotation dates, every labelled version with its stages and creation date, the
 token's fields (present or absent, the token as its fingerprint) and expiry,
@@ -43,10 +44,15 @@ once to check it, and shows its applications' client_ids and the one the next
 rotation mints with.
 
 Diagnoses:
+  secret-empty             no version holds AWSCURRENT: put the client
+                           credentials in (from a file, never on the
+                           command line)
   healthy                  nothing to do
   rotation-in-progress     a rotation is running; check again shortly
   stuck                    AWSPENDING is left on a version that is not
-                           AWSCURRENT; every rotation fails until it is removed
+                           AWSCURRENT, and that rotation failed (or rotation
+                           is off, so none is running); every rotation fails
+                           until it is removed
   secret-malformed         a field of the secret is wrong (the field is named)
   credentials-secret-unusable
                            split form: the credentials secret is missing,
@@ -94,13 +100,18 @@ func (c *cli) status(ctx context.Context, secret string, verify, asJSON bool, af
 var rotateCommand = command{
 	name:     "rotate",
 	synopsis: "rotatorctl rotate SECRET [--wait] [--timeout D] [--interval D]",
+	exits:    rotateExits,
 	help: `Starts a rotation now with RotateSecret, using the rotation function and
 schedule the secret already has: rotatorctl never configures rotation. It
 refuses, changing nothing, when rotation is not enabled (exit 1), when the
-AWSCURRENT value is malformed or, in the split form, its credentials secret
-is missing or malformed (the rotation would fail and leave
-AWSPENDING stuck; exit 1), when a rotation is stuck (exit 3) or still
+secret has no AWSCURRENT value, or it is malformed, or, in the split form,
+its credentials secret is missing or malformed (the rotation would fail and
+leave AWSPENDING stuck; exit 1), when a rotation is stuck (exit 3) or still
 running (exit 5). rotatorctl never mints a token itself.
+
+If RotateSecret itself fails (it makes the new AWSPENDING version, then
+invokes the rotation function), it says whether AWSPENDING was left behind,
+and how to clear it.
 
 With --wait it follows the rotation, every --interval, until:
   finished     the new version is AWSCURRENT and AWSPENDING is gone (exit 0);
@@ -159,7 +170,18 @@ func (c *cli) rotate(ctx context.Context, secret string, wait bool, opts operato
 		}
 		return code
 	case err != nil:
-		return c.failed(ctx, err)
+		code := c.failed(ctx, err)
+		if re := (*operator.RotateError)(nil); errors.As(err, &re) && code != exitInterrupted {
+			c.rotateFailed(re)
+		}
+		return code
+	}
+	if version == "" {
+		// Secrets Manager always names the version; should it not, say so
+		// rather than print an empty id, and do not follow it blind.
+		fmt.Fprintf(c.stdout, "Rotation of %s started; Secrets Manager did not say which version is AWSPENDING.\n", r.Secret.Name)
+		fmt.Fprintf(c.stdout, "Follow it with: %s status %s\n", program, c.secret)
+		return exitOK
 	}
 	fmt.Fprintf(c.stdout, "Rotation of %s started: version %s is AWSPENDING.\n", r.Secret.Name, version)
 	if !wait {
@@ -219,16 +241,39 @@ func (c *cli) rotate(ctx context.Context, secret string, wait bool, opts operato
 	return exitStuck
 }
 
+// rotateFailed says, after RotateSecret failed, whether it left AWSPENDING
+// behind (it makes the new version before it invokes the function), and how
+// to see and clear it.
+func (c *cli) rotateFailed(re *operator.RotateError) {
+	see := fmt.Sprintf("%s status %s", program, c.secret)
+	unstick := fmt.Sprintf("%s unstick %s --stuck-after 0s", program, c.secret)
+	var msg string
+	switch {
+	case !re.Checked:
+		msg = fmt.Sprintf("RotateSecret makes the new version, labelled AWSPENDING, before it invokes the rotation function, so it may have "+
+			"left AWSPENDING behind; until that is removed every rotation fails with \"A previous rotation isn't complete\". "+
+			"See the stages with: %s. If the function's logs show no run for it, clear it with: %s", see, unstick)
+	case re.Pending != "":
+		msg = fmt.Sprintf("RotateSecret left AWSPENDING on version %s (it makes the new version before it invokes the rotation function); "+
+			"until it is removed every rotation fails with \"A previous rotation isn't complete\". See it with: %s. "+
+			"Fix the cause above; if the function's logs show no run for it, clear it with: %s", re.Pending, see, unstick)
+	default:
+		msg = "No version holds AWSPENDING: the failed RotateSecret left nothing to clear. Fix the cause above, then rotate again."
+	}
+	writeWrapped(c.stderr, "  ", msg)
+}
+
 var verifyCommand = command{
 	name:     "verify",
 	synopsis: "rotatorctl verify SECRET [--stage S]",
+	exits:    verifyExits,
 	help: `Makes the Bearer check alone: GET {api_url}/sites with the token of the
 version that holds the stage, as the rotation's testSecret does. Exits 0 only
 when Clickwrap accepts the token; 1 when it rejects it (HTTP 401/403) or there
 is no token to check; 4 when the check could not be made.
 `,
 	flags: func(fs *pflag.FlagSet) func(context.Context, *cli, string) int {
-		stage := fs.String("stage", rotation.StageCurrent, "check the token of the version with this staging `label` (AWSCURRENT, AWSPENDING, AWSPREVIOUS, ...)")
+		stage := fs.String("stage", rotation.StageCurrent, "check the token of the version with this staging `label` (AWSCURRENT, AWSPENDING, AWSPREVIOUS, ...; any case)")
 		return func(ctx context.Context, c *cli, secret string) int {
 			return c.verify(ctx, secret, *stage)
 		}
@@ -263,6 +308,9 @@ func (c *cli) verify(ctx context.Context, secret, stage string) int {
 		return exitUnhealthy
 	case operator.VerifyNoToken:
 		fmt.Fprintf(c.stdout, "%s: no token to check: %s.\n", subject, r.Detail)
+		if r.Stage == rotation.StageCurrent && r.VersionID == "" {
+			fmt.Fprintf(c.stdout, "Put the client credentials in: %s status %s says how.\n", program, c.secret)
+		}
 		return exitUnhealthy
 	default:
 		fmt.Fprintf(c.stdout, "%s: could not check: %s.\n", subject, r.Detail)
@@ -273,6 +321,7 @@ func (c *cli) verify(ctx context.Context, secret, stage string) int {
 var unstickCommand = command{
 	name:     "unstick",
 	synopsis: "rotatorctl unstick SECRET [--yes] [--stuck-after D]",
+	exits:    unstickExits,
 	help: `Clears a stuck rotation: when AWSPENDING is on a version that is not
 AWSCURRENT and that rotation failed, it shows the exact change, asks for
 confirmation on stdin (or takes --yes), removes the label with one
@@ -281,7 +330,9 @@ that version) and prints the stages afterwards. AWSCURRENT is never touched.
 
 It refuses, changing nothing (exit 5), when nothing is stuck, when AWSPENDING
 is on the AWSCURRENT version, when the rotation may still be running, and when
-the change is not confirmed (no --yes and no "y" on stdin).
+the change is not confirmed (no --yes and no "y" on stdin). When rotation is
+off for the secret no rotation can be running, so a pending version counts
+as stuck whatever its age.
 `,
 	flags: func(fs *pflag.FlagSet) func(context.Context, *cli, string) int {
 		yes := fs.Bool("yes", false, "make the change without asking")
@@ -311,7 +362,11 @@ func (c *cli) unstick(ctx context.Context, yes bool, after time.Duration) int {
 	}
 	fmt.Fprintf(c.stdout, "\nThe change: one UpdateSecretVersionStage call removes the label AWSPENDING from version\n%s, the same as\n  %s\n",
 		plan.Version, plan.Command)
-	fmt.Fprintf(c.stdout, "AWSCURRENT stays on version %s. Nothing else changes.\n", plan.Current)
+	if plan.Current != "" {
+		fmt.Fprintf(c.stdout, "AWSCURRENT stays on version %s. Nothing else changes.\n", plan.Current)
+	} else {
+		fmt.Fprintln(c.stdout, "No version holds AWSCURRENT (the secret has no value yet). Nothing else changes.")
+	}
 	if yes {
 		fmt.Fprintln(c.stdout, "Confirmed by --yes.")
 	} else if ok, why := c.confirm(ctx, fmt.Sprintf("Remove AWSPENDING from version %s?", plan.Version)); !ok {
@@ -337,7 +392,14 @@ func (c *cli) unstick(ctx context.Context, yes bool, after time.Duration) int {
 	}
 	fmt.Fprintf(c.stdout, "\nRemoved AWSPENDING from version %s. The stages now:\n", plan.Version)
 	writeVersions(c.stdout, versions, plan.Report.CheckedAt)
-	fmt.Fprintf(c.stdout, "Fix what made the rotation fail, then rotate again: %s rotate %s --wait\n", program, c.secret)
+	switch {
+	case plan.Current == "":
+		fmt.Fprintf(c.stdout, "The secret has no AWSCURRENT value: put the client credentials in (%s status %s says how), then rotate.\n", program, c.secret)
+	case !plan.Report.Rotation.Enabled:
+		fmt.Fprintf(c.stdout, "Rotation is off for this secret: turn it on when it should rotate (%s status %s gives the command).\n", program, c.secret)
+	default:
+		fmt.Fprintf(c.stdout, "Fix what made the rotation fail, then rotate again: %s rotate %s --wait\n", program, c.secret)
+	}
 	return exitOK
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -27,19 +28,65 @@ const (
 
 const exitCodesHelp = `Exit codes:
   0    healthy, or a rotation is in progress; the command did what was asked
-  1    unhealthy: a problem to fix (rotation not enabled, secret malformed,
-       credentials secret unusable, token rejected, expired or missing, token
-       expires before the next rotation); verify: Clickwrap did not accept
-       the token
+  1    unhealthy: a problem to fix (secret empty or malformed, rotation not
+       enabled, credentials secret unusable, token rejected, expired or
+       missing, token expires before the next rotation); verify: Clickwrap
+       did not accept the token
   2    usage error
   3    stuck: AWSPENDING is left on a version that is not AWSCURRENT;
        rotate: the rotation failed or did not finish in time
   4    could not check: an AWS or Clickwrap call failed (secret not found,
-       access denied, network, HTTP 5xx)
+       access denied, no AWS credentials, network, HTTP 5xx)
   5    refused, nothing changed: unstick found nothing stuck or was not
        confirmed; rotate found a rotation already running
   130  interrupted
 `
+
+// Each command's exit codes, for its help.
+const (
+	statusExits = `Exit codes:
+  0    healthy, or a rotation is in progress
+  1    unhealthy: a problem to fix (secret empty or malformed, rotation not
+       enabled, credentials secret unusable, token rejected, expired or
+       missing, token expires before the next rotation)
+  2    usage error
+  3    stuck: AWSPENDING is left on a version that is not AWSCURRENT
+  4    could not check: an AWS or Clickwrap call failed (secret not found,
+       access denied, no AWS credentials, network, HTTP 5xx)
+  130  interrupted
+`
+	rotateExits = `Exit codes:
+  0    the rotation started; with --wait, it finished
+  1    refused, nothing changed: rotation not enabled, the secret empty or
+       malformed, or its credentials secret unusable
+  2    usage error
+  3    refused, nothing changed: a rotation is stuck; with --wait: the
+       rotation failed, or did not finish by --timeout
+  4    an AWS call failed (secret not found, access denied, no AWS
+       credentials, network); if RotateSecret itself failed, the message
+       says whether it left AWSPENDING behind
+  5    refused, nothing changed: a rotation is already running
+  130  interrupted (the rotation goes on in Secrets Manager)
+`
+	verifyExits = `Exit codes:
+  0    Clickwrap accepted the token
+  1    Clickwrap rejected it (HTTP 401/403), or there is no token to check
+  2    usage error
+  4    could not check: an AWS or Clickwrap call failed (secret not found,
+       access denied, no AWS credentials, network, HTTP 5xx)
+  130  interrupted
+`
+	unstickExits = `Exit codes:
+  0    AWSPENDING removed
+  2    usage error
+  4    an AWS call failed (secret not found, access denied, no AWS
+       credentials, network)
+  5    refused, nothing changed: nothing is stuck, AWSPENDING is on the
+       AWSCURRENT version, the rotation may still be running, or the
+       change was not confirmed
+  130  interrupted
+`
+)
 
 const mainHelp = `rotatorctl checks and operates the rotation of an Ironclad Clickwrap API
 access token kept in AWS Secrets Manager by the clickwrap-rotator Lambda.
@@ -50,6 +97,7 @@ Usage:
   rotatorctl verify  SECRET [--stage S]
   rotatorctl unstick SECRET [--yes] [--stuck-after D]
   rotatorctl help [COMMAND]
+  rotatorctl --version
 
 Commands:
   status   rotation configuration, versions and stages, the token's expiry,
@@ -67,13 +115,14 @@ No secret value is ever printed: fields show as present or absent, a token
 at most as its fingerprint (the first 8 hex digits of its SHA-256), and
 API applications by their client_id, which is not a secret.
 
-Run 'rotatorctl COMMAND --help' for a command's flags.
+Run 'rotatorctl COMMAND --help' for a command's flags and exit codes.
 
 ` + exitCodesHelp
 
 // command is one subcommand.
 type command struct {
 	name, synopsis, help string
+	exits                string // its exit codes, for its help
 	flags                func(fs *pflag.FlagSet) func(ctx context.Context, c *cli, secret string) int
 }
 
@@ -99,6 +148,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch name {
 	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, mainHelp)
+		return exitOK
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, versionLine(d.buildInfo))
 		return exitOK
 	case "help":
 		if len(args) == 1 {
@@ -142,8 +194,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	op, err := d.operator(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", program, err)
-		return exitError
+		return c.failed(ctx, err)
 	}
 	c.op = op
 	return action(ctx, c, positional[0])
@@ -181,6 +232,9 @@ func flagProblem(fs *pflag.FlagSet, err error) string {
 		return "flag needs an argument: -" + noValue.GetSpecifiedName()
 	case errors.As(err, &invalid) && invalid.GetFlag().Value.Type() == "bool":
 		return fmt.Sprintf("invalid boolean value %q for -%s: parse error", invalid.GetValue(), invalid.GetFlag().Name)
+	case errors.As(err, &invalid) && invalid.GetFlag().Value.Type() == "duration":
+		return fmt.Sprintf("invalid value %q for flag -%s: a duration is a number with a unit, e.g. 15m, 90s or 1h30m",
+			invalid.GetValue(), invalid.GetFlag().Name)
 	case errors.As(err, &invalid):
 		return fmt.Sprintf("invalid value %q for flag -%s: parse error", invalid.GetValue(), invalid.GetFlag().Name)
 	}
@@ -241,7 +295,41 @@ func writeCommandHelp(w io.Writer, cmd command) {
 		}
 		fmt.Fprintln(w)
 	})
-	fmt.Fprintf(w, "  --help\n        show this help\n\n%s", exitCodesHelp)
+	fmt.Fprintf(w, "  --help\n        show this help\n\n%s", cmd.exits)
+}
+
+// versionLine is what --version prints: the module version the command was
+// built at, or, built from a work tree, "(devel)" and what that means.
+func versionLine(info func() (*debug.BuildInfo, bool)) string {
+	if info == nil {
+		info = debug.ReadBuildInfo
+	}
+	bi, ok := info()
+	if !ok {
+		return program + " (version unknown: built without module information)"
+	}
+	v := bi.Main.Version
+	if v != "" && v != "(devel)" {
+		return fmt.Sprintf("%s %s (%s)", program, v, bi.GoVersion)
+	}
+	line := fmt.Sprintf("%s (devel) (%s): built from a work tree, so it has no module version", program, bi.GoVersion)
+	var rev string
+	var modified bool
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev != "" {
+		line += "; commit " + rev[:min(len(rev), 12)]
+		if modified {
+			line += ", with uncommitted changes"
+		}
+	}
+	return line
 }
 
 // exitFor is the exit code of a diagnosis.
@@ -266,5 +354,8 @@ func (c *cli) failed(ctx context.Context, err error) int {
 		return exitInterrupted
 	}
 	fmt.Fprintf(c.stderr, "%s: %v\n", program, err)
+	if h := operator.HintOf(err); h != "" {
+		writeWrapped(c.stderr, "  ", h)
+	}
 	return exitError
 }

@@ -49,6 +49,8 @@ func writeReport(w io.Writer, r *operator.Report, secret string) {
 	if r.Current != nil {
 		fmt.Fprintln(w)
 		writeToken(w, r.Current, now)
+	} else if r.Diagnosis.Has(operator.StateEmpty) {
+		fmt.Fprintf(w, "\nAWSCURRENT\n  value  none: no version holds AWSCURRENT\n")
 	}
 	if r.Credentials != nil {
 		fmt.Fprintln(w)
@@ -69,6 +71,10 @@ func writeReport(w io.Writer, r *operator.Report, secret string) {
 func writeVersions(w io.Writer, versions []operator.VersionInfo, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
+	if len(versions) == 0 {
+		fmt.Fprintf(tw, "  none: the secret has no labelled version\n")
+		return
+	}
 	fmt.Fprintf(tw, "  VERSION\tSTAGES\tCREATED\n")
 	for _, v := range versions {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.VersionID, strings.Join(v.Stages, ","), when(v.Created, now))
@@ -163,17 +169,20 @@ func writeCredentials(w io.Writer, c *operator.CredentialsInfo) {
 // and rotatorctl's own command for it.
 func writeDiagnosis(w io.Writer, d operator.Diagnosis, secret string) {
 	fmt.Fprintf(w, "Diagnosis: %s\n", d.State)
-	writeFinding(w, d.Finding, secret)
+	writeFinding(w, d.Finding, d, secret)
 	for _, f := range d.More {
 		fmt.Fprintf(w, "Also: %s\n", f.State)
-		writeFinding(w, f, secret)
+		writeFinding(w, f, d, secret)
 	}
 }
 
-func writeFinding(w io.Writer, f operator.Finding, secret string) {
+func writeFinding(w io.Writer, f operator.Finding, d operator.Diagnosis, secret string) {
 	writeWrapped(w, "  ", f.Message)
 	if f.Fix == "" {
 		return
+	}
+	if f.State == operator.StateEmpty && d.PendingVersion != "" {
+		fmt.Fprintf(w, "  First: %s unstick %s\n", program, secret)
 	}
 	fmt.Fprintf(w, "  Fix:  %s\n", f.Fix)
 	switch f.State {
@@ -182,6 +191,8 @@ func writeFinding(w io.Writer, f operator.Finding, secret string) {
 		fmt.Fprintf(w, "  Then: %s rotate %s --wait\n", program, secret)
 	case operator.StateRejected, operator.StateExpired, operator.StateNoCredential:
 		fmt.Fprintf(w, "        or: %s rotate %s --wait\n", program, secret)
+	case operator.StateEmpty:
+		fmt.Fprintf(w, "  Then: %s rotate %s --wait\n", program, secret)
 	}
 }
 

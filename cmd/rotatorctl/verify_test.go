@@ -1,7 +1,12 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 )
@@ -25,6 +30,24 @@ func TestVerify(t *testing.T) {
 		{"no AWSPENDING", (*world).configure, []string{"--stage", "AWSPENDING"}, exitUnhealthy, "no version of the secret has the stage AWSPENDING"},
 		{"AWSPENDING rejected", func(w *world) { w.configure(); w.failedRotation() }, []string{"--stage", "AWSPENDING"}, exitUnhealthy, "This rotation can never pass: rotatorctl unstick"},
 		{"AWSPENDING without a value", func(w *world) { w.configure(); w.failedCreate() }, []string{"--stage", "AWSPENDING"}, exitUnhealthy, "has no value yet"},
+		// A stage in another case is the stage Secrets Manager spells, not a label no version has.
+		{"awscurrent in lower case", (*world).configure, []string{"--stage", "awscurrent"}, exitOK, "AWSCURRENT of clickwrap/api-token (version"},
+		{"AwsPrevious in mixed case", (*world).configureAndRotate, []string{"--stage=AwsPrevious"}, exitOK, "AWSPREVIOUS of clickwrap/api-token (version"},
+		{"awspending rejected", func(w *world) { w.configure(); w.failedRotation() }, []string{"--stage", "awspending"}, exitUnhealthy,
+			"AWSPENDING of clickwrap/api-token (version"},
+		{"awspending when there is none", (*world).configure, []string{"--stage", "awspending"}, exitUnhealthy, "no version of the secret has the stage AWSPENDING"},
+		{"a custom label in another case", func(w *world) {
+			w.configure()
+			b, err := json.Marshal(w.currentValue())
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+				SecretId: aws.String(w.arn), SecretString: aws.String(string(b)), VersionStages: []string{"Blue"},
+			}); err != nil {
+				w.t.Fatal(err)
+			}
+		}, []string{"--stage", "BLUE"}, exitOK, "Blue of clickwrap/api-token (version"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,6 +74,7 @@ func newWorld(t *testing.T) *world {
 	w.cw, w.sm, w.rot, w.arn = w.p.Sandbox, w.p.Secrets, w.p.Rotator, w.p.ARN
 	w.sm.SetInvoker(w.invoke)
 	t.Cleanup(w.assertNoLeak)
+	t.Cleanup(w.assertNoBlankVersionID)
 	return w
 }
 
@@ -291,8 +293,15 @@ func (w *world) run(stdin io.Reader, args ...string) result {
 
 func (w *world) runCtx(ctx context.Context, stdin io.Reader, args ...string) result {
 	w.t.Helper()
+	return w.runDeps(ctx, w.deps(), stdin, args...)
+}
+
+// runDeps runs rotatorctl in-process with d, recording its output for the
+// world's checks.
+func (w *world) runDeps(ctx context.Context, d deps, stdin io.Reader, args ...string) result {
+	w.t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(ctx, args, stdin, &out, &errOut, w.deps())
+	code := run(ctx, args, stdin, &out, &errOut, d)
 	r := result{code: code, stdout: out.String(), stderr: errOut.String()}
 	w.mu.Lock()
 	w.outputs = append(w.outputs, r.stdout, r.stderr)
@@ -365,6 +374,26 @@ func (w *world) assertNoLeak() {
 	for _, v := range values {
 		if strings.Contains(all, v) {
 			w.t.Errorf("a secret value appears in rotatorctl's output or the function's logs")
+		}
+	}
+}
+
+// blankVersionID finds a version id left blank in text or JSON output:
+// "version )", "version ,", "version  is", "(version , token",
+// "version_id": "" and the like.
+var blankVersionID = regexp.MustCompile(`(?i)\bversions? (?:[).,:;]|$)|\bversion {2}[a-z]|"(?:version_id|current_version|pending_version)": ""`)
+
+// assertNoBlankVersionID checks everything rotatorctl printed for a version
+// id left blank.
+func (w *world) assertNoBlankVersionID() {
+	w.t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, out := range w.outputs {
+		for _, line := range strings.Split(out, "\n") {
+			if blankVersionID.MatchString(line) {
+				w.t.Errorf("a blank version id in rotatorctl's output: %q", line)
+			}
 		}
 	}
 }

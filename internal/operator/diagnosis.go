@@ -27,6 +27,13 @@ const (
 	// RotateSecret fails with "A previous rotation isn't complete" until the
 	// label is removed.
 	StateStuck State = "stuck"
+	// StateEmpty: no version holds AWSCURRENT: the secret was created
+	// without a value, or its only version is one a rotation left
+	// AWSPENDING on without a value. Nothing can be rotated or read from it
+	// until the client credentials are put in. It outranks StateStuck: a
+	// pending version is then a consequence, and cannot pass until the
+	// credentials are in.
+	StateEmpty State = "secret-empty"
 	// StateMalformed: the AWSCURRENT value is malformed; no rotation can
 	// start from it.
 	StateMalformed State = "secret-malformed"
@@ -58,7 +65,7 @@ const (
 
 // severity orders the states, most urgent first.
 var severity = []State{
-	StateStuck, StateMalformed, StateCredentialsUnusable, StateNotEnabled, StateRejected, StateExpired,
+	StateEmpty, StateStuck, StateMalformed, StateCredentialsUnusable, StateNotEnabled, StateRejected, StateExpired,
 	StateNoCredential, StateExpiresBeforeRotation, StateCheckFailed,
 	StateInProgress, StateHealthy,
 }
@@ -157,8 +164,15 @@ func rotateNowCommand(arn string) string {
 // and either the pending value can never pass (it is malformed, or the
 // service rejects its credential: secret versions are immutable), or the
 // version has been pending for longer than StuckAfter. A younger pending
-// version is a rotation in progress. AWSPENDING on the AWSCURRENT version is
-// what a finished rotation may leave, and blocks nothing.
+// version is a rotation in progress, unless rotation is off (then no
+// rotation can be running: the label is left over) or no version holds
+// AWSCURRENT and the pending one has no value (createSecret reads the client
+// credentials from AWSCURRENT, so it cannot store one). AWSPENDING on the
+// AWSCURRENT version is what a finished rotation may leave, and blocks
+// nothing.
+//
+// A secret no version of which holds AWSCURRENT is [StateEmpty]; that takes
+// f.Secret, since without it nothing is known.
 func Diagnose(f Facts) Diagnosis {
 	now := f.Now
 	if now.IsZero() {
@@ -179,13 +193,17 @@ func Diagnose(f Facts) Diagnosis {
 	d := Diagnosis{CurrentVersion: VersionWithStage(sec.VersionIdsToStages, rotation.StageCurrent)}
 	var found []Finding
 
+	enabled := aws.ToBool(sec.RotationEnabled)
+	empty := f.Secret != nil && d.CurrentVersion == ""
 	if p := VersionWithStage(sec.VersionIdsToStages, rotation.StagePending); p != "" && p != d.CurrentVersion {
 		d.PendingVersion = p
 		d.PendingSince = created(f.Versions, p)
-		found = append(found, pendingFinding(arn, p, d.PendingSince, sec.LastChangedDate, f.Pending, now, stuckAfter))
+		found = append(found, pendingFinding(arn, p, d.PendingSince, sec.LastChangedDate, f.Pending, now, stuckAfter, enabled, empty))
+	}
+	if empty {
+		found = append(found, emptyFinding(arn, d.PendingVersion))
 	}
 
-	enabled := aws.ToBool(sec.RotationEnabled)
 	if !enabled {
 		found = append(found, Finding{
 			State: StateNotEnabled,
@@ -212,8 +230,25 @@ func Diagnose(f Facts) Diagnosis {
 	return d
 }
 
+// emptyFinding says that no version holds AWSCURRENT, and what to put in.
+// pending is the version AWSPENDING is on, if any.
+func emptyFinding(arn, pending string) Finding {
+	msg := "The secret has no AWSCURRENT value: it was created without one. Nothing can be rotated or read until it " +
+		"holds the client credentials, and a rotation now would fail at createSecret and leave AWSPENDING behind. "
+	if pending != "" {
+		msg += fmt.Sprintf("Version %s holds only AWSPENDING, left by a rotation that could not start: remove that label "+
+			"first (see below). ", pending)
+	}
+	msg += "Put the credentials in from a file (then delete it), never on the command line: the inline form " +
+		`{"client_id": "...", "client_secret": "..."}, or the split form {"credentials_secret": "ARN of a secret ` +
+		`holding the applications"} (docs/credentials-secret.md). Then rotate.`
+	return Finding{State: StateEmpty, Message: msg, Fix: fmt.Sprintf("aws secretsmanager put-secret-value --secret-id %s --secret-string file://clickwrap-secret.json", arn)}
+}
+
 // pendingFinding judges a version that holds AWSPENDING but not AWSCURRENT.
-func pendingFinding(arn, version string, since time.Time, lastChanged *time.Time, v Value, now time.Time, stuckAfter time.Duration) Finding {
+// enabled is whether rotation is on; empty, whether no version holds
+// AWSCURRENT.
+func pendingFinding(arn, version string, since time.Time, lastChanged *time.Time, v Value, now time.Time, stuckAfter time.Duration, enabled, empty bool) Finding {
 	// Without the version's creation date, the secret's last change (which
 	// RotateSecret makes) bounds its age from below.
 	ageFrom := since
@@ -235,6 +270,19 @@ func pendingFinding(arn, version string, since time.Time, lastChanged *time.Time
 	case v.Checked && rotation.IsPermanent(v.CheckErr):
 		never = fmt.Sprintf("the service rejects its credential (%v)", v.CheckErr)
 	}
+	if never == "" && empty && v.Kind != ValueOK {
+		lost := ""
+		if v.Kind == ValueNoValue {
+			lost = " (nothing is lost: it has no value)"
+		}
+		return Finding{
+			State: StateStuck,
+			Message: fmt.Sprintf("A rotation cannot finish: %s, and the secret has no AWSCURRENT value, from which createSecret "+
+				"reads the client credentials, so it can store nothing. %s Remove AWSPENDING from that version%s, put the "+
+				"credentials in, then rotate.", where, blocked, lost),
+			Fix: fix,
+		}
+	}
 	if never != "" {
 		return Finding{
 			State: StateStuck,
@@ -245,6 +293,16 @@ func pendingFinding(arn, version string, since time.Time, lastChanged *time.Time
 		}
 	}
 
+	if !enabled {
+		return Finding{
+			State: StateStuck,
+			Message: fmt.Sprintf("A rotation's label is left over: %s, and rotation is off for this secret, so no rotation is running "+
+				"(it failed or was cancelled, or the label was set by hand). Until the label is removed, turning rotation on and every "+
+				`rotation of this secret fail with "A previous rotation isn't complete". Removing AWSPENDING abandons that version; `+
+				"AWSCURRENT is not touched.", where),
+			Fix: fix,
+		}
+	}
 	if ageFrom.IsZero() || now.Sub(ageFrom) < stuckAfter {
 		msg := fmt.Sprintf("A rotation is in progress: %s yet.", where)
 		if v.Kind == ValueNoValue {

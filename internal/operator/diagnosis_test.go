@@ -424,3 +424,83 @@ func TestDiagnoseCredentials(t *testing.T) {
 		})
 	}
 }
+
+// TestDiagnoseEdges: a secret no version of which holds AWSCURRENT is
+// secret-empty, most urgent of all (exit 1, not stuck's 3); a pending
+// version without a value then cannot pass, whatever its age; and with
+// rotation off no rotation can be running, so a pending version is stuck
+// however young.
+func TestDiagnoseEdges(t *testing.T) {
+	t.Parallel()
+	removePending := rotation.RemovePendingCommand(diagARN, diagPend)
+	putValue := "aws secretsmanager put-secret-value --secret-id " + diagARN + " --secret-string file://clickwrap-secret.json"
+	noCurrent := func(f *operator.Facts) {
+		delete(f.Secret.VersionIdsToStages, diagCur)
+		delete(f.Secret.VersionIdsToStages, diagPrev)
+		f.Versions, f.Current = nil, operator.Value{}
+	}
+	tests := []struct {
+		name    string
+		facts   func(f *operator.Facts)
+		state   operator.State
+		more    []operator.State
+		fix     string
+		words   []string // in the message
+		current string
+	}{
+		{"created without a value", func(f *operator.Facts) {
+			noCurrent(f)
+			f.Secret.RotationEnabled, f.Secret.VersionIdsToStages = nil, nil
+		}, operator.StateEmpty, []operator.State{operator.StateNotEnabled}, putValue,
+			[]string{"no AWSCURRENT value", "from a file", "never on the command line", `{"client_id": "...", "client_secret": "..."}`,
+				`{"credentials_secret": `, "docs/credentials-secret.md"}, ""},
+		{"only a value-less AWSPENDING, a second old", func(f *operator.Facts) {
+			noCurrent(f)
+			withPending(f, time.Second, operator.Value{Kind: operator.ValueNoValue})
+		}, operator.StateEmpty, []operator.State{operator.StateStuck}, putValue,
+			[]string{"Version " + diagPend + " holds only AWSPENDING", "remove that label first"}, ""},
+		{"rotation off, AWSPENDING a second old", func(f *operator.Facts) {
+			f.Secret.RotationEnabled = aws.Bool(false)
+			withPending(f, time.Second, operator.Value{Kind: operator.ValueOK})
+		}, operator.StateStuck, []operator.State{operator.StateNotEnabled}, removePending,
+			[]string{"rotation is off for this secret, so no rotation is running", "A previous rotation isn't complete"}, diagCur},
+		{"rotation off, pending token rejected", func(f *operator.Facts) {
+			f.Secret.RotationEnabled = aws.Bool(false)
+			withPending(f, time.Second, operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: rejected})
+		}, operator.StateStuck, []operator.State{operator.StateNotEnabled}, removePending, []string{"cannot recover"}, diagCur},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := diagFacts()
+			tt.facts(&f)
+			d := operator.Diagnose(f)
+			if d.State != tt.state {
+				t.Fatalf("state %s, want %s: %s", d.State, tt.state, d.Message)
+			}
+			var more []operator.State
+			for _, m := range d.More {
+				more = append(more, m.State)
+			}
+			if strings.Join(stateNames(more), ",") != strings.Join(stateNames(tt.more), ",") {
+				t.Errorf("more findings %v, want %v", more, tt.more)
+			}
+			if d.Fix != tt.fix {
+				t.Errorf("fix\n got %q\nwant %q", d.Fix, tt.fix)
+			}
+			for _, w := range tt.words {
+				if !strings.Contains(d.Message, w) {
+					t.Errorf("message lacks %q: %s", w, d.Message)
+				}
+			}
+			if d.CurrentVersion != tt.current {
+				t.Errorf("current version %q, want %q", d.CurrentVersion, tt.current)
+			}
+			for _, f := range d.Findings() {
+				if strings.Contains(f.Message, "version ,") || strings.Contains(f.Message, "version )") || strings.Contains(f.Message, "version .") {
+					t.Errorf("a blank version id: %s", f.Message)
+				}
+			}
+		})
+	}
+}

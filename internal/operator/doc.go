@@ -16,7 +16,9 @@
 // ([rotation.RemovePendingCommand]), and the clickwrap package for the secret
 // format and the Bearer check. It takes the Secrets Manager client and the
 // Clickwrap client as interfaces, so tests run it against the Secrets Manager
-// emulator and the Clickwrap sandbox.
+// emulator and the Clickwrap sandbox. An error about the AWS credentials or
+// about reaching Secrets Manager carries a hint that names the region and the
+// endpoint and says what to check ([Connection], [HintOf]).
 //
 // No secret value leaves this package: a report shows each field of a secret
 // as present or absent, and a token at most as its [clickwrap.Fingerprint].

@@ -40,6 +40,9 @@ type Operator struct {
 	// Now is the clock dates are judged by (expiry, the age of a pending
 	// version); nil means time.Now. Waiting always uses the real clock.
 	Now func() time.Time
+	// Conn says where the Secrets Manager calls go; errors about the
+	// connection or the credentials name it ([HintOf]).
+	Conn Connection
 }
 
 func (o *Operator) now() time.Time {
@@ -109,9 +112,14 @@ func (o *Operator) describe(ctx context.Context, secretID string) (*secretsmanag
 	desc, err := o.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secretID)})
 	if err != nil {
 		if notFound(err) {
-			return nil, fmt.Errorf("secret %q not found (check the name and the AWS region): %w", secretID, err)
+			where := ""
+			if w := o.Conn.Where(); w != "" {
+				where = " (" + w + ")"
+			}
+			return nil, fmt.Errorf("secret %q not found%s: check the name, and the region (AWS_REGION, or the profile's region): %w",
+				secretID, where, err)
 		}
-		return nil, fmt.Errorf("describing secret %q: %w", secretID, err)
+		return nil, o.explain(fmt.Errorf("describing secret %q: %w", secretID, err))
 	}
 	return desc, nil
 }

@@ -379,6 +379,8 @@ func TestRotationBlocker(t *testing.T) {
 		{[]operator.State{operator.StateNotEnabled, operator.StateNoCredential}, operator.StateNotEnabled},
 		{[]operator.State{operator.StateMalformed}, operator.StateMalformed},
 		{[]operator.State{operator.StateCredentialsUnusable, operator.StateNotEnabled}, operator.StateCredentialsUnusable},
+		{[]operator.State{operator.StateEmpty, operator.StateStuck}, operator.StateEmpty},
+		{[]operator.State{operator.StateEmpty, operator.StateNotEnabled}, operator.StateEmpty},
 	} {
 		d := operator.Diagnosis{Finding: operator.Finding{State: tt.states[0]}}
 		for _, s := range tt.states[1:] {

@@ -29,13 +29,13 @@ var (
 // pointless or harmful, if any: a stuck or running rotation (RotateSecret
 // would fail), rotation not enabled (RotateSecret would turn it on with
 // whatever configuration is stored: that is for whoever owns the
-// configuration), a malformed AWSCURRENT value, or an unusable credentials
-// secret in the split form (createSecret would refuse either, mint nothing
-// and leave AWSPENDING stuck).
+// configuration), no AWSCURRENT value, a malformed one, or an unusable
+// credentials secret in the split form (createSecret would fail on any of
+// them, mint nothing and leave AWSPENDING stuck).
 func RotationBlocker(d Diagnosis) (Finding, bool) {
 	for _, f := range d.Findings() {
 		switch f.State {
-		case StateStuck, StateInProgress, StateNotEnabled, StateMalformed, StateCredentialsUnusable:
+		case StateEmpty, StateStuck, StateInProgress, StateNotEnabled, StateMalformed, StateCredentialsUnusable:
 			return f, true
 		}
 	}
@@ -45,9 +45,20 @@ func RotationBlocker(d Diagnosis) (Finding, bool) {
 // StartRotation calls RotateSecret with the rotation configuration the
 // secret already has (no function ARN, no rules) and returns the new pending
 // version. Rotation runs asynchronously in Secrets Manager; follow it with
-// Wait.
+// Wait. Should the answer name no version, the version AWSPENDING is on is
+// looked up; "" with a nil error means it could not be told.
+//
+// When RotateSecret fails, it may have failed after making the pending
+// version (it makes it, then invokes the function): the error is then a
+// [*RotateError], which says whether AWSPENDING was left.
 func (o *Operator) StartRotation(ctx context.Context, arn string) (string, error) {
 	out, err := o.Secrets.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(arn)})
+	if err == nil && aws.ToString(out.VersionId) == "" {
+		if desc, err := o.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)}); err == nil {
+			return VersionWithStage(desc.VersionIdsToStages, rotation.StagePending), nil
+		}
+		return "", nil
+	}
 	if err != nil {
 		var inv *types.InvalidRequestException
 		if errors.As(err, &inv) {
@@ -59,10 +70,37 @@ func (o *Operator) StartRotation(ctx context.Context, arn string) (string, error
 				return "", fmt.Errorf("%w: %w", ErrNotConfigured, err)
 			}
 		}
-		return "", fmt.Errorf("RotateSecret: %w", err)
+		re := &RotateError{Err: o.explain(err)}
+		if ctx.Err() == nil {
+			if desc, err := o.Secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)}); err == nil {
+				re.Checked = true
+				if p := VersionWithStage(desc.VersionIdsToStages, rotation.StagePending); p != "" &&
+					p != VersionWithStage(desc.VersionIdsToStages, rotation.StageCurrent) {
+					re.Pending = p
+				}
+			}
+		}
+		return "", re
 	}
 	return aws.ToString(out.VersionId), nil
 }
+
+// RotateError is a RotateSecret call that failed. RotateSecret makes the new
+// version and labels it AWSPENDING before it invokes the rotation function,
+// so a failure (the function cannot be invoked, say) may leave that label
+// behind, and until it is removed every rotation fails with "A previous
+// rotation isn't complete".
+type RotateError struct {
+	Err error
+	// Checked reports that the stages could be read after the failure;
+	// Pending is then the version that holds AWSPENDING but not AWSCURRENT,
+	// "" when none does.
+	Checked bool
+	Pending string
+}
+
+func (e *RotateError) Error() string { return "RotateSecret: " + e.Err.Error() }
+func (e *RotateError) Unwrap() error { return e.Err }
 
 // Phase is how far a rotation has got, as seen from outside.
 type Phase string
@@ -193,7 +231,7 @@ func (o *Operator) Wait(ctx context.Context, arn, version string, opts WaitOptio
 			if wctx.Err() != nil {
 				return emit(atDeadline(version, last.Phase, opts.Timeout)), nil
 			}
-			return last, fmt.Errorf("following the rotation: %w", err)
+			return last, o.explain(fmt.Errorf("following the rotation: %w", err))
 		}
 		stages := desc.VersionIdsToStages[version]
 		holder := VersionWithStage(desc.VersionIdsToStages, rotation.StagePending)

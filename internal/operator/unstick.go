@@ -30,7 +30,9 @@ type UnstickPlan struct {
 // AWSPENDING. It refuses when no version has AWSPENDING, when AWSPENDING is
 // on the AWSCURRENT version (a finished rotation may leave it there; it
 // blocks nothing), and when the rotation may still be running (younger than
-// stuckAfter with nothing showing that it failed).
+// stuckAfter with nothing showing that it failed). With rotation off no
+// rotation can be running, so a pending version is stuck whatever its age
+// ([Diagnose]).
 func (o *Operator) PlanUnstick(ctx context.Context, secretID string, stuckAfter time.Duration) (*UnstickPlan, error) {
 	r, err := o.Inspect(ctx, secretID, InspectOptions{VerifyPending: true, StuckAfter: stuckAfter})
 	if err != nil {
@@ -89,7 +91,7 @@ func (o *Operator) Unstick(ctx context.Context, plan *UnstickPlan) ([]VersionInf
 		VersionStage:        aws.String(rotation.StagePending),
 		RemoveFromVersionId: aws.String(plan.Version),
 	}); err != nil {
-		return nil, fmt.Errorf("removing AWSPENDING from version %s: %w", plan.Version, err)
+		return nil, o.explain(fmt.Errorf("removing AWSPENDING from version %s: %w", plan.Version, err))
 	}
 	after, err := o.describe(ctx, arn)
 	if err != nil {
