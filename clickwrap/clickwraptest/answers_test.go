@@ -845,7 +845,8 @@ func TestActivationDelay(t *testing.T) {
 			s.SetActivationDelay(tt.delay)
 			start := time.Now()
 			first := mintToken(t, s)
-			second := mintToken(t, s) // minting does not drop a token that is not live yet
+			second := mintToken(t, s)  // minting does not drop a token that is not live yet
+			secondMinted := time.Now() // the sandbox minted it before this
 			if !tt.wantWait {
 				for _, tok := range []string{first, second} {
 					if r := getSites(t, s, tok); r.status != http.StatusOK {
@@ -890,6 +891,9 @@ func TestActivationDelay(t *testing.T) {
 			if elapsed := time.Since(start); elapsed < tt.delay {
 				t.Errorf("token accepted %v after minting, before the %v delay", elapsed, tt.delay)
 			}
+			// The second token went live a moment after the first (it was
+			// minted later): wait out its own delay, not the first's.
+			time.Sleep(time.Until(secondMinted.Add(tt.delay)))
 			if !s.Valid(second) {
 				t.Error("the second token is not Valid after the delay")
 			}
