@@ -5,6 +5,8 @@ LAMBDA_ARCH ?= arm64
 # How Lambda runs Go on provided.al2023: a static binary named bootstrap,
 # without the legacy RPC mode, trimmed.
 LAMBDA_FLAGS = -tags lambda.norpc -trimpath -ldflags "-s -w -buildid="
+# npm ci's record of the Node consumer's installed packages (see test).
+NODE_DEPS    = examples/node/node_modules/.package-lock.json
 
 .PHONY: help build build-RotatorFunction rotatorctl test demo invoke bench faults vet clean
 
@@ -42,8 +44,19 @@ vet: ## gofmt and go vet
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 
-test: vet ## the whole suite with the race detector (end-to-end under the Lambda runtime emulator included)
+test: vet $(NODE_DEPS) ## the whole suite with the race detector (end-to-end under the Lambda runtime emulator, the Go, Python and Node consumers included)
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+# The Node consumer's SDK, as examples/node/package-lock.json pins it (from
+# the npm registry alone), for the consumers test (examples/). Without npm,
+# or with CONSUMERS_SKIP naming node, it is left out, and that test says so.
+$(NODE_DEPS): examples/node/package.json examples/node/package-lock.json
+	@case ",$$CONSUMERS_SKIP," in *,node,*|,1,|,all,|,true,|,yes,) exit 0;; esac; \
+	if command -v npm >/dev/null 2>&1; then \
+	  echo "npm ci --prefix examples/node"; npm ci --prefix examples/node --no-audit --no-fund && touch $@; \
+	else \
+	  echo "npm not found: the Node consumer test will fail (apt-get install nodejs npm, or CONSUMERS_SKIP=node)" >&2; \
+	fi
 
 clean: ## remove build output
 	rm -rf $(OUT)

@@ -113,7 +113,7 @@ type Token struct {
 // and returns nothing to store.
 //
 // Whether a new token invalidates earlier ones is not documented by
-// Clickwrap; see the README.
+// Clickwrap; see docs/how-it-works.md, "What is assumed about Clickwrap".
 func (c *Client) Mint(ctx context.Context, s *Secret) (Token, error) {
 	tokenURL := s.TokenEndpoint()
 	if err := checkHTTPS(FieldTokenURL, tokenURL); err != nil {

@@ -15,7 +15,7 @@ import (
 
 const program = "rotatorctl"
 
-// Exit codes. They are documented in the usage text and the README ("Operating it").
+// Exit codes. They are documented in the usage text and docs/operating.md ("Exit codes").
 const (
 	exitOK          = 0   // healthy, rotation in progress, or the command did what was asked
 	exitUnhealthy   = 1   // a problem to fix; verify: the token was not accepted

@@ -15,7 +15,7 @@ import (
 )
 
 // Size budgets of the Lambda artifact. Measured with go1.26.8 (see
-// the README): bootstrap 9,240,702 bytes, zipped as zipSize does
+// docs/deploying.md): bootstrap 9,240,702 bytes, zipped as zipSize does
 // 3,607,543 bytes. The binary budget leaves about a third for growth; the zip
 // target is the project's (Lambda itself allows 50 MB zipped).
 const (
@@ -147,7 +147,7 @@ func TestBuildTarget(t *testing.T) {
 		t.Logf("bootstrap: %d bytes (budget %d); zipped with deflate: %d bytes (budget %d)",
 			info.Size(), bootstrapBudget, zipped, zipBudget)
 		if info.Size() > bootstrapBudget {
-			t.Errorf("bootstrap is %d bytes, over the %d-byte budget: look at what grew (go version -m), then raise the budget and the README together", info.Size(), bootstrapBudget)
+			t.Errorf("bootstrap is %d bytes, over the %d-byte budget: look at what grew (go version -m), then raise the budget and docs/deploying.md together", info.Size(), bootstrapBudget)
 		}
 		if zipped > zipBudget {
 			t.Errorf("zipped bootstrap is %d bytes, over the %d-byte target", zipped, zipBudget)

@@ -26,8 +26,10 @@
 //     the Lambda flags, under a size budget, zipped under 6 MB.
 //   - samconfig.toml: it parses, with the stack name and capabilities set and
 //     the region left to the user's profile, and every file it names exists.
-//   - the deployment document's parameter table lists exactly the template's
-//     parameters, with their defaults.
+//   - the deployment document (DeployDoc)'s parameter table lists exactly
+//     the template's parameters, with their defaults, and its output table
+//     the template's outputs; the README's consumer policy and commands are
+//     checked as the credentials document's are (below).
 //   - the credentials secret (the split form), in every combination of the
 //     parameters: created exactly when asked for, read by the role and never
 //     written (what IAM would allow is evaluated, not only the statements'
@@ -46,11 +48,18 @@ const (
 	SamconfigFile = "samconfig.toml"
 	MakefileFile  = "Makefile"
 	// DeployDoc is the Markdown file whose "| Parameter | Default | Meaning |"
-	// table must list the template's parameters one for one: the README's
-	// deployment section.
-	DeployDoc = "README.md"
+	// table must list the template's parameters one for one, and whose
+	// "| Output | What |" table the stack's outputs: the deployment page the
+	// README links.
+	DeployDoc = "docs/deploying.md"
 	// CredentialsDoc is the user-facing text on the credentials secret (the
 	// split form): its parameter and output tables list the template's
-	// credentials parameters and output, as the README's tables must too.
+	// credentials parameters and output, as DeployDoc's tables must too.
 	CredentialsDoc = "docs/credentials-secret.md"
+	// ReadmeDoc is the README: its Quickstart comes first, and its consumer
+	// policy and commands are read as CredentialsDoc's are.
+	ReadmeDoc = "README.md"
+	// QuickstartLines is how far into ReadmeDoc the whole Quickstart must
+	// end, so that a newcomer finds it without scrolling past internals.
+	QuickstartLines = 60
 )
