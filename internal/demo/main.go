@@ -116,7 +116,7 @@ const nextSteps = `
 Next, on AWS (the README's Quickstart):
   1. sam build && sam deploy --guided
   2. put client_id and client_secret into the secret from a file, then turn rotation on
-  3. rotatorctl status clickwrap/api-token --verify    (make rotatorctl builds bin/rotatorctl)
+  3. make rotatorctl && bin/rotatorctl status clickwrap/api-token --verify
 To see what a hand-made event gets from the function first: make invoke EVENT=events/createSecret.json
 `
 

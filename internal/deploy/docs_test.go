@@ -242,7 +242,6 @@ func TestQuickstart(t *testing.T) {
 		"rm clickwrap-secret.json",
 		"**EnableRotation**",
 		"make rotatorctl",
-		"go install github.com/clickwrap-rotator/clickwrap-rotator/cmd/rotatorctl@latest",
 		"rotatorctl status clickwrap/api-token --verify",
 	} {
 		if !strings.Contains(quickstart, want) {
