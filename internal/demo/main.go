@@ -54,11 +54,9 @@ func main() {
 const reportWait = 10 * time.Second
 
 func run(ctx context.Context, out io.Writer, dir string) error {
-	fmt.Fprintln(out, "Building the bootstrap and starting the stand-ins (the first run compiles the Lambda runtime emulator: about a minute)...")
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	lines := &localcmd.Lines{Line: stepLine(out)}
-	st, err := localrun.Start(ctx, localrun.Options{Dir: dir, Output: lines})
+	st, lines, err := localcmd.StartStack(ctx, out, dir, stepLine(out))
 	if err != nil {
 		return err
 	}

@@ -3,21 +3,16 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localcmd"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localcmd/localcmdtest"
 )
 
 // The demo is run as a program (as `make demo` runs it), in a process group
@@ -26,46 +21,9 @@ import (
 // folder (the emulator and `go tool` name the bootstrap's path, the
 // bootstrap is that path), and files in the folder.
 
-var (
-	buildOnce sync.Once
-	demoBin   string
-	buildErr  error
-)
+var demoBin = &localcmdtest.Binary{Name: "demo", Skip: "builds and runs the demo"}
 
-func demoBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the demo")
-	}
-	if runtime.GOOS != "linux" {
-		t.Skip("finds leftover processes through /proc")
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "demo-test-bin-*")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		demoBin = filepath.Join(dir, "demo")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", demoBin, ".").CombinedOutput(); err != nil {
-			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return demoBin
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if demoBin != "" {
-		os.RemoveAll(filepath.Dir(demoBin))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(demoBin.Run(m)) }
 
 // demoRun is the demo running, its standard output a pipe the test reads.
 type demoRun struct {
@@ -79,17 +37,14 @@ type demoRun struct {
 
 func startDemo(t *testing.T) *demoRun {
 	t.Helper()
-	bin := demoBinary(t)
 	d := &demoRun{tmp: t.TempDir()}
+	d.cmd = demoBin.Command(t, d.tmp)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.cmd = exec.Command(bin)
-	d.cmd.Env = append(os.Environ(), "TMPDIR="+d.tmp)
 	d.cmd.Stdout = w
 	d.cmd.Stderr = &d.stderr
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -132,11 +87,7 @@ func (d *demoRun) wait(t *testing.T) (string, int) {
 	t.Helper()
 	rest, _ := io.ReadAll(d.stdout)
 	d.seen.Write(rest)
-	err := d.cmd.Wait()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
+	localcmdtest.Exited(t, d.cmd.Wait())
 	return d.seen.String(), d.cmd.ProcessState.ExitCode()
 }
 
@@ -144,29 +95,7 @@ func (d *demoRun) wait(t *testing.T) (string, int) {
 // or its TMPDIR is not empty.
 func (d *demoRun) checkNothingLeft(t *testing.T) {
 	t.Helper()
-	// A process sent SIGKILL is gone a moment later, not at once.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left, err := localcmd.Leftovers(d.cmd.Process.Pid, d.tmp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("still running after the demo exited:\n%s", strings.Join(left, "\n"))
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	entries, err := os.ReadDir(d.tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		t.Errorf("left in TMPDIR: %s", e.Name())
-	}
+	localcmdtest.CheckNothingLeft(t, "the demo", d.cmd.Process.Pid, d.tmp)
 }
 
 // standIns returns the pids of the processes running in the demo's working
@@ -250,11 +179,7 @@ func TestDemoClosedPipe(t *testing.T) {
 		d.readUntil(t, "three lines", func(string) bool { return true })
 	}
 	d.pipe.Close()
-	err := d.cmd.Wait()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
+	localcmdtest.Exited(t, d.cmd.Wait())
 	if code := d.cmd.ProcessState.ExitCode(); code != 141 {
 		t.Errorf("exit status %d, want 141 (a write to a closed pipe)\nstderr:\n%s", code, d.stderr.String())
 	}

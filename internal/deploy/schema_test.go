@@ -667,6 +667,24 @@ func (f *findings) report(t *testing.T) {
 	}
 }
 
+// checkResources deploys tp in each of schemaScenarios and calls check with
+// each resource, in the order of their ids, and its Type; it returns the
+// findings check added.
+func checkResources(t *testing.T, tp *template, check func(f *findings, s scenario, d *deployed, id, typ string, r map[string]any)) *findings {
+	t.Helper()
+	scenarios := schemaScenarios(tp)
+	f := &findings{scenarios: len(scenarios)}
+	for _, s := range scenarios {
+		d := tp.deploy(t, s)
+		for _, id := range slices.Sorted(maps.Keys(d.Resources)) {
+			r := d.Resources[id]
+			typ, _ := r["Type"].(string)
+			check(f, s, d, id, typ, r)
+		}
+	}
+	return f
+}
+
 // TestRegistrySchemas validates, in every scenario, the Properties of each
 // resource that is not SAM's against the CloudFormation registry schema of
 // its type, and the properties that SAM passes through from an
@@ -680,52 +698,45 @@ func TestRegistrySchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scenarios := schemaScenarios(tp)
-	f := findings{scenarios: len(scenarios)}
 	checked := 0
-	for _, s := range scenarios {
-		d := tp.deploy(t, s)
-		for _, id := range slices.Sorted(maps.Keys(d.Resources)) {
-			r := d.Resources[id]
-			typ, _ := r["Type"].(string)
-			props := r["Properties"]
-			if props == nil {
-				props = map[string]any{}
-			}
-			inst, err := d.instance(props)
-			if err != nil {
-				f.add(s, fmt.Sprintf("%s (%s): /Properties%v", id, typ, err))
-				continue
-			}
-			switch {
-			case typ == "AWS::Serverless::Function":
-				for _, name := range slices.Sorted(maps.Keys(asMap(inst))) {
-					sch, passed := cs.lambda[name]
-					if !passed || samTransformed[name] {
-						continue
-					}
-					checked++
-					if err := sch.Validate(asMap(inst)[name]); err != nil {
-						for _, e := range schemaErrors(err, "/Properties/"+escapePointer(name), cs.base) {
-							f.add(s, fmt.Sprintf("%s (%s, passed to %s): %s", id, typ, lambdaFunctionType, e))
-						}
+	f := checkResources(t, tp, func(f *findings, s scenario, d *deployed, id, typ string, r map[string]any) {
+		props := r["Properties"]
+		if props == nil {
+			props = map[string]any{}
+		}
+		inst, err := d.instance(props)
+		if err != nil {
+			f.add(s, fmt.Sprintf("%s (%s): /Properties%v", id, typ, err))
+			return
+		}
+		switch {
+		case typ == "AWS::Serverless::Function":
+			for _, name := range slices.Sorted(maps.Keys(asMap(inst))) {
+				sch, passed := cs.lambda[name]
+				if !passed || samTransformed[name] {
+					continue
+				}
+				checked++
+				if err := sch.Validate(asMap(inst)[name]); err != nil {
+					for _, e := range schemaErrors(err, "/Properties/"+escapePointer(name), cs.base) {
+						f.add(s, fmt.Sprintf("%s (%s, passed to %s): %s", id, typ, lambdaFunctionType, e))
 					}
 				}
-			case strings.HasPrefix(typ, "AWS::Serverless::"):
-				// Checked against the SAM schema only.
-			default:
-				checked++
-				if err := cs.byType[typ].Validate(inst); err != nil {
-					for _, e := range schemaErrors(err, "/Properties", cs.base) {
-						f.add(s, fmt.Sprintf("%s (%s): %s", id, typ, e))
-					}
+			}
+		case strings.HasPrefix(typ, "AWS::Serverless::"):
+			// Checked against the SAM schema only.
+		default:
+			checked++
+			if err := cs.byType[typ].Validate(inst); err != nil {
+				for _, e := range schemaErrors(err, "/Properties", cs.base) {
+					f.add(s, fmt.Sprintf("%s (%s): %s", id, typ, e))
 				}
 			}
 		}
-	}
+	})
 	f.report(t)
 	t.Logf("%d combinations, %d validations against %d registry schemas and %d %s properties",
-		len(scenarios), checked, len(cs.byType), len(cs.lambda), lambdaFunctionType)
+		f.scenarios, checked, len(cs.byType), len(cs.lambda), lambdaFunctionType)
 }
 
 // TestSAMSchema validates, in every scenario, each AWS::Serverless::
@@ -744,33 +755,26 @@ func TestSAMSchema(t *testing.T) {
 	if len(cs.byType) == 0 {
 		t.Fatal("the template has no AWS::Serverless:: resource to check")
 	}
-	scenarios := schemaScenarios(tp)
-	f := findings{scenarios: len(scenarios)}
 	checked := 0
-	for _, s := range scenarios {
-		d := tp.deploy(t, s)
-		for _, id := range slices.Sorted(maps.Keys(d.Resources)) {
-			r := d.Resources[id]
-			typ, _ := r["Type"].(string)
-			sch, ok := cs.byType[typ]
-			if !ok {
-				continue
-			}
-			inst, err := d.instance(r)
-			if err != nil {
-				f.add(s, fmt.Sprintf("%s (%s): %v", id, typ, err))
-				continue
-			}
-			checked++
-			if err := sch.Validate(inst); err != nil {
-				for _, e := range schemaErrors(err, "", cs.base) {
-					f.add(s, fmt.Sprintf("%s (%s): %s", id, typ, e))
-				}
+	f := checkResources(t, tp, func(f *findings, s scenario, d *deployed, id, typ string, r map[string]any) {
+		sch, ok := cs.byType[typ]
+		if !ok {
+			return
+		}
+		inst, err := d.instance(r)
+		if err != nil {
+			f.add(s, fmt.Sprintf("%s (%s): %v", id, typ, err))
+			return
+		}
+		checked++
+		if err := sch.Validate(inst); err != nil {
+			for _, e := range schemaErrors(err, "", cs.base) {
+				f.add(s, fmt.Sprintf("%s (%s): %s", id, typ, e))
 			}
 		}
-	}
+	})
 	f.report(t)
-	t.Logf("%d combinations, %d validations against %s", len(scenarios), checked, SAMSchemaFile)
+	t.Logf("%d combinations, %d validations against %s", f.scenarios, checked, SAMSchemaFile)
 }
 
 // TestResourceAttributes checks what surrounds Properties, which no

@@ -134,11 +134,9 @@ var errFunction = errors.New("the function returned an error")
 var errHeldBack = errors.New("held back by invoke --pending: the event file is sent instead")
 
 func run(ctx context.Context, out io.Writer, dir, path string, ev *event, pending bool) error {
-	fmt.Fprintln(out, "Building the bootstrap and starting the stand-ins (the first run compiles the Lambda runtime emulator: about a minute)...")
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	lines := &localcmd.Lines{Line: functionLine(out)}
-	st, err := localrun.Start(ctx, localrun.Options{Dir: dir, Output: lines})
+	st, lines, err := localcmd.StartStack(ctx, out, dir, functionLine(out))
 	if err != nil {
 		return err
 	}

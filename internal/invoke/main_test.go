@@ -3,62 +3,18 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localcmd"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localcmd/localcmdtest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+var bin = &localcmdtest.Binary{Name: "invoke", Skip: "builds the command and runs the bootstrap under the runtime emulator"}
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
-
-// binary builds the command once, as `make invoke` does.
-func binary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the command and runs the bootstrap under the runtime emulator")
-	}
-	if runtime.GOOS != "linux" {
-		t.Skip("finds leftover processes through /proc")
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "invoke-test-bin-*")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "invoke")
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, "go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
-			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
+func TestMain(m *testing.M) { os.Exit(bin.Run(m)) }
 
 // result is one run of the command.
 type result struct {
@@ -69,10 +25,9 @@ type result struct {
 // command returns the command for args, run from the module root (as make
 // runs it) in a process group of its own with TMPDIR set to tmp.
 func command(t *testing.T, tmp string, args ...string) *exec.Cmd {
-	cmd := exec.Command(binary(t), args...)
+	t.Helper()
+	cmd := bin.Command(t, tmp, args...)
 	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd
 }
 
@@ -83,11 +38,7 @@ func invokeCmd(t *testing.T, args ...string) result {
 	cmd := command(t, tmp, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
+	localcmdtest.Exited(t, cmd.Run())
 	checkNothingLeft(t, cmd.Process.Pid, tmp)
 	return result{out.String(), errOut.String(), cmd.ProcessState.ExitCode()}
 }
@@ -97,28 +48,7 @@ func invokeCmd(t *testing.T, args ...string) result {
 // emulator and the bootstrap do) or tmp is not empty.
 func checkNothingLeft(t *testing.T, pgid int, tmp string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second) // SIGKILL takes a moment
-	for {
-		left, err := localcmd.Leftovers(pgid, tmp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("still running after the command exited:\n%s", strings.Join(left, "\n"))
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	entries, err := os.ReadDir(tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		t.Errorf("left in TMPDIR: %s", e.Name())
-	}
+	localcmdtest.CheckNothingLeft(t, "the command", pgid, tmp)
 }
 
 // TestEvents sends each sample event as written: the function refuses it,
@@ -217,11 +147,7 @@ func TestClosedPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Close()
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
+	localcmdtest.Exited(t, cmd.Wait())
 	if code := cmd.ProcessState.ExitCode(); code != 141 {
 		t.Errorf("exit status %d, want 141\nstderr:\n%s", code, errOut.String())
 	}

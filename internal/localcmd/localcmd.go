@@ -8,6 +8,7 @@
 //     so that the command returns through its deferred calls, which stop the
 //     emulator and the bootstrap (localrun.Stack.Close), instead of dying
 //     with them still running;
+//   - [StartStack]: the stand-ins started, with a word on the output first;
 //   - [Lines]: the emulator's output as lines, with a count of the REPORT
 //     lines that tell when every line of an invocation has been passed on.
 package localcmd
@@ -26,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localrun"
 )
 
 // Session is one run of a local command. Start begins it; Close ends it.
@@ -161,6 +164,18 @@ func (c *checkedWriter) Write(p []byte) (int, error) {
 		c.failed(err)
 	}
 	return n, err
+}
+
+// StartStack says on out that the stand-ins are being built and started,
+// and starts them (localrun.Start) with dir as their working folder. What
+// the emulator and the function print goes, line by line, to line (which
+// may be nil) through the Lines returned, which counts the REPORT lines.
+// The caller closes the Stack.
+func StartStack(ctx context.Context, out io.Writer, dir string, line func(string)) (*localrun.Stack, *Lines, error) {
+	fmt.Fprintln(out, "Building the bootstrap and starting the stand-ins (the first run compiles the Lambda runtime emulator: about a minute)...")
+	lines := &Lines{Line: line}
+	st, err := localrun.Start(ctx, localrun.Options{Dir: dir, Output: lines})
+	return st, lines, err
 }
 
 // Lines is a localrun.Options.Output that splits what the emulator and the

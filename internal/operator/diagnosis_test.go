@@ -179,27 +179,7 @@ func TestDiagnose(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := diagFacts()
-			tt.facts(&f)
-			d := operator.Diagnose(f)
-			if d.State != tt.state {
-				t.Fatalf("state %s, want %s: %s", d.State, tt.state, d.Message)
-			}
-			var more []operator.State
-			for _, m := range d.More {
-				more = append(more, m.State)
-			}
-			if strings.Join(stateNames(more), ",") != strings.Join(stateNames(tt.more), ",") {
-				t.Errorf("more findings %v, want %v", more, tt.more)
-			}
-			if d.Fix != tt.fix {
-				t.Errorf("fix\n got %q\nwant %q", d.Fix, tt.fix)
-			}
-			for _, w := range tt.words {
-				if !strings.Contains(d.Message, w) {
-					t.Errorf("message lacks %q: %s", w, d.Message)
-				}
-			}
+			f, d := checkDiagnosis(t, tt.facts, tt.state, tt.more, tt.fix, tt.words)
 			if d.CurrentVersion != diagCur {
 				t.Errorf("current version %q", d.CurrentVersion)
 			}
@@ -208,6 +188,35 @@ func TestDiagnose(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkDiagnosis diagnoses diagFacts changed by facts, fails t unless the
+// diagnosis has state, the further findings more, fix, and a message with
+// each of words, and returns the facts and the diagnosis.
+func checkDiagnosis(t *testing.T, facts func(*operator.Facts), state operator.State, more []operator.State, fix string, words []string) (operator.Facts, operator.Diagnosis) {
+	t.Helper()
+	f := diagFacts()
+	facts(&f)
+	d := operator.Diagnose(f)
+	if d.State != state {
+		t.Fatalf("state %s, want %s: %s", d.State, state, d.Message)
+	}
+	var got []operator.State
+	for _, m := range d.More {
+		got = append(got, m.State)
+	}
+	if strings.Join(stateNames(got), ",") != strings.Join(stateNames(more), ",") {
+		t.Errorf("more findings %v, want %v", got, more)
+	}
+	if d.Fix != fix {
+		t.Errorf("fix\n got %q\nwant %q", d.Fix, fix)
+	}
+	for _, w := range words {
+		if !strings.Contains(d.Message, w) {
+			t.Errorf("message lacks %q: %s", w, d.Message)
+		}
+	}
+	return f, d
 }
 
 func stateNames(s []operator.State) []string {
@@ -472,27 +481,7 @@ func TestDiagnoseEdges(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := diagFacts()
-			tt.facts(&f)
-			d := operator.Diagnose(f)
-			if d.State != tt.state {
-				t.Fatalf("state %s, want %s: %s", d.State, tt.state, d.Message)
-			}
-			var more []operator.State
-			for _, m := range d.More {
-				more = append(more, m.State)
-			}
-			if strings.Join(stateNames(more), ",") != strings.Join(stateNames(tt.more), ",") {
-				t.Errorf("more findings %v, want %v", more, tt.more)
-			}
-			if d.Fix != tt.fix {
-				t.Errorf("fix\n got %q\nwant %q", d.Fix, tt.fix)
-			}
-			for _, w := range tt.words {
-				if !strings.Contains(d.Message, w) {
-					t.Errorf("message lacks %q: %s", w, d.Message)
-				}
-			}
+			_, d := checkDiagnosis(t, tt.facts, tt.state, tt.more, tt.fix, tt.words)
 			if d.CurrentVersion != tt.current {
 				t.Errorf("current version %q, want %q", d.CurrentVersion, tt.current)
 			}
