@@ -151,6 +151,46 @@ func (d Diagnosis) Has(s State) bool {
 	return slices.ContainsFunc(d.Findings(), func(f Finding) bool { return f.State == s })
 }
 
+// StackNameTag is the tag Secrets Manager puts on a secret that CloudFormation
+// created, naming its stack (DescribeSecret returns it in Tags). Its rotation
+// configuration is the stack's: for this project's template.yaml, the
+// EnableRotation and RotationScheduleExpression parameters.
+const StackNameTag = "aws:cloudformation:stack-name"
+
+// StackName returns the name of the CloudFormation stack that created the
+// secret (its [StackNameTag] tag), "" when none did: a secret made by hand,
+// or one given to the stack as ExistingSecretArn.
+func StackName(sec *secretsmanager.DescribeSecretOutput) string {
+	if sec == nil {
+		return ""
+	}
+	for _, t := range sec.Tags {
+		if aws.ToString(t.Key) == StackNameTag {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
+}
+
+// stackFix is the fix that changes a stack's rotation parameter: in
+// samconfig.toml, where `sam deploy --guided` saved the parameters (a
+// --parameter-overrides on the command line would replace all of them),
+// then a deploy of that stack. A value with a space is quoted as it is
+// inside that TOML string.
+func stackFix(stack, param, value string) string {
+	if strings.ContainsRune(value, ' ') {
+		value = `\"` + value + `\"`
+	}
+	return fmt.Sprintf("set %s=%s in samconfig.toml's parameter_overrides, then run: sam deploy --stack-name %s", param, value, stack)
+}
+
+// stackNote says why the fix goes through the stack.
+func stackNote(stack, param string) string {
+	return fmt.Sprintf(" The secret belongs to the CloudFormation stack %s (its %s tag): change the stack's %s parameter "+
+		"and deploy, not the secret with rotate-secret, which would put it out of step with the stack (and drop the "+
+		"stack's rotation window). A stack from another template: change its RotationSchedule instead.", stack, StackNameTag, param)
+}
+
 // rotateNowCommand starts a rotation with the rotation configuration the
 // secret already has.
 func rotateNowCommand(arn string) string {
@@ -205,12 +245,17 @@ func Diagnose(f Facts) Diagnosis {
 	}
 
 	if !enabled {
-		found = append(found, Finding{
+		nf := Finding{
 			State: StateNotEnabled,
 			Message: "Rotation is not enabled for this secret: nothing rotates it on a schedule, and it cannot be " +
 				"rotated on demand until rotation is configured with a rotation function and a schedule.",
 			Fix: enableCommand(arn, sec),
-		})
+		}
+		if stack := StackName(sec); stack != "" {
+			nf.Message += stackNote(stack, "EnableRotation") + " Deploying with EnableRotation true rotates at once."
+			nf.Fix = stackFix(stack, "EnableRotation", "true")
+		}
+		found = append(found, nf)
 	}
 	found = append(found, currentFindings(arn, d.CurrentVersion, sec, f, now, enabled)...)
 	if c, ok := credentialsFinding(f.Credentials); ok {
@@ -380,14 +425,16 @@ func currentFindings(arn, version string, sec *secretsmanager.DescribeSecretOutp
 		})
 	}
 	if !expired && enabled && !v.ExpiresAt.IsZero() && sec.NextRotationDate != nil && v.ExpiresAt.Before(*sec.NextRotationDate) {
-		out = append(out, expiresBeforeRotation(arn, version, v.ExpiresAt, *sec.NextRotationDate, f.Versions, sec.LastRotatedDate, now))
+		out = append(out, expiresBeforeRotation(arn, StackName(sec), version, v.ExpiresAt, *sec.NextRotationDate, f.Versions, sec.LastRotatedDate, now))
 	}
 	return out
 }
 
 // expiresBeforeRotation says that the credential will lapse before the next
-// rotation, and suggests a schedule that keeps up with its lifetime.
-func expiresBeforeRotation(arn, version string, expires, next time.Time, versions []types.SecretVersionsListEntry, lastRotated *time.Time, now time.Time) Finding {
+// rotation, and suggests a schedule that keeps up with its lifetime: through
+// the stack when one created the secret (stack is its name), else with
+// rotate-secret.
+func expiresBeforeRotation(arn, stack, version string, expires, next time.Time, versions []types.SecretVersionsListEntry, lastRotated *time.Time, now time.Time) Finding {
 	issued := created(versions, version)
 	if issued.IsZero() && lastRotated != nil {
 		issued = *lastRotated
@@ -407,6 +454,14 @@ func expiresBeforeRotation(arn, version string, expires, next time.Time, version
 			Message: msg + fmt.Sprintf(" The credential lives about %s, less than the shortest schedule Secrets Manager allows can keep up with "+
 				"(rate(4 hours) with its one-hour window): rotate now, and ask the service for longer-lived credentials.", ShortDuration(lifetime)),
 			Fix: rotateNowCommand(arn),
+		}
+	}
+	if stack != "" {
+		return Finding{
+			State: StateExpiresBeforeRotation,
+			Message: msg + fmt.Sprintf(" The credential lives about %s: shorten the schedule to %s.", ShortDuration(lifetime), expr) +
+				stackNote(stack, "RotationScheduleExpression") + " The deploy also rotates now (RotateImmediatelyOnUpdate).",
+			Fix: stackFix(stack, "RotationScheduleExpression", expr),
 		}
 	}
 	rules, _ := json.Marshal(map[string]string{"ScheduleExpression": expr})

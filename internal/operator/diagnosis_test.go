@@ -63,6 +63,11 @@ func withPending(f *operator.Facts, ago time.Duration, v operator.Value) {
 	f.Pending = v
 }
 
+// tag adds a tag to the secret, as DescribeSecret returns it.
+func tag(f *operator.Facts, key, value string) {
+	f.Secret.Tags = append(f.Secret.Tags, types.Tag{Key: aws.String(key), Value: aws.String(value)})
+}
+
 var (
 	rejected  = &clickwrap.StatusError{Op: "verify", URL: "https://api.pactsafe.com/v1.1/sites", StatusCode: 401}
 	transient = &clickwrap.StatusError{Op: "verify", URL: "https://api.pactsafe.com/v1.1/sites", StatusCode: 503}
@@ -138,6 +143,20 @@ func TestDiagnose(t *testing.T) {
 		}, operator.StateNotEnabled, []operator.State{operator.StateNoCredential},
 			"aws secretsmanager rotate-secret --secret-id " + diagARN + ` --rotation-lambda-arn FUNCTION_ARN --rotation-rules '{"ScheduleExpression":"rate(30 days)"}'`,
 			nil},
+		{"rotation not enabled, secret made by the stack", func(f *operator.Facts) {
+			f.Secret.RotationEnabled, f.Secret.RotationLambdaARN, f.Secret.RotationRules, f.Secret.NextRotationDate = nil, nil, nil, nil
+			tag(f, "team", "payments")
+			tag(f, operator.StackNameTag, "clickwrap-rotator")
+		}, operator.StateNotEnabled, nil,
+			"set EnableRotation=true in samconfig.toml's parameter_overrides, then run: sam deploy --stack-name clickwrap-rotator",
+			[]string{"not enabled", "CloudFormation stack clickwrap-rotator", "aws:cloudformation:stack-name", "EnableRotation parameter"}},
+		{"rotation not enabled, other tags only: not the stack's", func(f *operator.Facts) {
+			f.Secret.RotationEnabled = aws.Bool(false)
+			tag(f, "aws:cloudformation:logical-id", "ClickwrapSecret") // no stack name: nothing to deploy
+			tag(f, "team", "payments")
+		}, operator.StateNotEnabled, nil,
+			"aws secretsmanager rotate-secret --secret-id " + diagARN + " --rotation-lambda-arn " + localrun.LambdaARN + ` --rotation-rules '{"Duration":"3h","ScheduleExpression":"rate(30 days)"}'`,
+			[]string{"not enabled"}},
 		{"malformed", func(f *operator.Facts) {
 			f.Current = operator.Value{Kind: operator.ValueMalformed, Err: malformed}
 		}, operator.StateMalformed, nil, "aws secretsmanager put-secret-value --secret-id " + diagARN + " --secret-string file://corrected-secret.json",
@@ -162,6 +181,17 @@ func TestDiagnose(t *testing.T) {
 		}, operator.StateExpiresBeforeRotation, nil,
 			"aws secretsmanager rotate-secret --secret-id " + diagARN + ` --rotation-rules '{"ScheduleExpression":"rate(8 days)"}'`,
 			[]string{"expires at 2026-06-10T12:00:00Z (in 9d)", "lives about 10d", "rate(8 days)"}},
+		{"expires before the next rotation, secret made by the stack", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueOK, ExpiresAt: diagNow.Add(-24 * time.Hour).Add(10 * 24 * time.Hour)}
+			tag(f, operator.StackNameTag, "payments-rotator")
+		}, operator.StateExpiresBeforeRotation, nil,
+			`set RotationScheduleExpression=\"rate(8 days)\" in samconfig.toml's parameter_overrides, then run: sam deploy --stack-name payments-rotator`,
+			[]string{"lives about 10d", "rate(8 days)", "CloudFormation stack payments-rotator", "RotationScheduleExpression parameter", "also rotates now"}},
+		{"expires before the next rotation, stack's secret, no schedule short enough: rotate now", func(f *operator.Facts) {
+			f.Current = operator.Value{Kind: operator.ValueOK, ExpiresAt: diagNow.Add(time.Hour)}
+			f.Versions[0].CreatedDate = aws.Time(diagNow)
+			tag(f, operator.StackNameTag, "payments-rotator")
+		}, operator.StateExpiresBeforeRotation, nil, rotateNow, []string{"shortest schedule"}},
 		{"expires before the next rotation, no schedule short enough", func(f *operator.Facts) {
 			f.Current = operator.Value{Kind: operator.ValueOK, ExpiresAt: diagNow.Add(time.Hour)}
 			f.Versions[0].CreatedDate = aws.Time(diagNow)

@@ -92,6 +92,7 @@ type secret struct {
 	arn, name   string
 	description *string
 	kmsKeyID    *string
+	tags        []tagJSON // in the order CreateSecret gave them
 	versions    map[string]*version
 	order       []string // version ids in creation order
 
@@ -220,9 +221,14 @@ func newValue(str *string, bin []byte) (*secretValue, *apiError) {
 
 // createSecretLocked creates a secret; with a value, its first version
 // (VersionId token) gets AWSCURRENT.
-func (s *Server) createSecretLocked(name string, val *secretValue, token string, description, kmsKeyID *string) (*secret, *version, *apiError) {
+func (s *Server) createSecretLocked(name string, val *secretValue, token string, description, kmsKeyID *string, tags []tagJSON) (*secret, *version, *apiError) {
 	if name == "" {
 		return nil, nil, newError(codeInvalidParameter, "You must specify Name.")
+	}
+	for _, t := range tags {
+		if deref(t.Key) == "" {
+			return nil, nil, newError(codeInvalidParameter, "You must specify a Key for each tag.")
+		}
 	}
 	if strings.HasPrefix(name, "arn:") {
 		return nil, nil, newError(codeInvalidParameter, "The secret name can't start with arn:.")
@@ -236,6 +242,7 @@ func (s *Server) createSecretLocked(name string, val *secretValue, token string,
 		name:        name,
 		description: description,
 		kmsKeyID:    kmsKeyID,
+		tags:        cloneTags(tags),
 		versions:    map[string]*version{},
 		created:     now,
 		lastChanged: now,
@@ -260,7 +267,7 @@ func (s *Server) createSecret(in *createSecretInput) (*createSecretOutput, error
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, v, err := s.createSecretLocked(deref(in.Name), val, deref(in.ClientRequestToken), in.Description, in.KmsKeyId)
+	sec, v, err := s.createSecretLocked(deref(in.Name), val, deref(in.ClientRequestToken), in.Description, in.KmsKeyId, in.Tags)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +276,21 @@ func (s *Server) createSecret(in *createSecretInput) (*createSecretOutput, error
 		out.VersionId = v.id
 	}
 	return out, nil
+}
+
+// cloneTags returns a deep copy of tags, nil when there are none.
+func cloneTags(tags []tagJSON) []tagJSON {
+	var out []tagJSON
+	for _, t := range tags {
+		key := deref(t.Key)
+		c := tagJSON{Key: &key}
+		if t.Value != nil {
+			value := *t.Value
+			c.Value = &value
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func (s *Server) describeSecret(in *secretIDInput) (*describeSecretOutput, error) {
@@ -289,6 +311,7 @@ func (s *Server) describeSecret(in *secretIDInput) (*describeSecretOutput, error
 		LastChangedDate:    optTime(sec.lastChanged),
 		LastRotatedDate:    optTime(sec.lastRotated),
 		NextRotationDate:   optTime(sec.nextRotation),
+		Tags:               cloneTags(sec.tags),
 		VersionIdsToStages: sec.versionIDsToStages(),
 	}
 	if r := sec.rules; r != nil {

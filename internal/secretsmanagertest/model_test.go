@@ -200,6 +200,44 @@ func TestDescribeSecret(t *testing.T) {
 	}
 }
 
+func TestSecretTags(t *testing.T) {
+	t.Parallel()
+	_, c := newServer(t, Options{})
+	ctx := t.Context()
+	tags := []types.Tag{
+		{Key: aws.String("aws:cloudformation:stack-name"), Value: aws.String("clickwrap-rotator")},
+		{Key: aws.String("team"), Value: aws.String("payments")},
+	}
+	if _, err := c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("tagged"), SecretString: aws.String("v"), Tags: tags}); err != nil {
+		t.Fatal(err)
+	}
+	tags[1].Value = aws.String("changed by the caller") // the emulator keeps its own copy
+	d, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("tagged")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tag := range d.Tags {
+		got = append(got, aws.ToString(tag.Key)+"="+aws.ToString(tag.Value))
+	}
+	if want := []string{"aws:cloudformation:stack-name=clickwrap-rotator", "team=payments"}; !slices.Equal(got, want) {
+		t.Errorf("Tags = %v, want %v", got, want)
+	}
+
+	if _, err := c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("untagged"), SecretString: aws.String("v")}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("untagged")}); err != nil || d.Tags != nil {
+		t.Errorf("DescribeSecret of an untagged secret: Tags %v, err %v", d.Tags, err)
+	}
+
+	_, err = c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("keyless"), Tags: []types.Tag{{Value: aws.String("v")}}})
+	errorAs[*types.InvalidParameterException](t, err)
+	if _, err := c.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("keyless")}); err == nil {
+		t.Error("the secret with a keyless tag was created")
+	}
+}
+
 // setupVersions creates secret "s" with v1 (AWSPREVIOUS), v2 (AWSCURRENT)
 // and v3 (STAGING).
 func setupVersions(t *testing.T, c *secretsmanager.Client) {

@@ -206,6 +206,16 @@ type createSecretInput struct {
 	KmsKeyId           *string
 	SecretString       *string
 	SecretBinary       []byte
+	Tags               []tagJSON
+}
+
+// tagJSON is a Tag of CreateSecret's input and DescribeSecret's output. Keys
+// starting with aws: are accepted, unlike the service (which reserves them
+// for itself), so that a test can make a secret as CloudFormation does, with
+// aws:cloudformation:stack-name.
+type tagJSON struct {
+	Key   *string `json:",omitempty"`
+	Value *string `json:",omitempty"`
 }
 
 type createSecretOutput struct {
@@ -230,6 +240,7 @@ type describeSecretOutput struct {
 	LastChangedDate    *epochTime         `json:",omitempty"`
 	LastRotatedDate    *epochTime         `json:",omitempty"`
 	NextRotationDate   *epochTime         `json:",omitempty"`
+	Tags               []tagJSON          `json:",omitempty"`
 	VersionIdsToStages map[string][]string
 }
 

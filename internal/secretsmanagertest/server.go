@@ -171,7 +171,7 @@ func (s *Server) SetInvoker(inv Invoker) {
 func (s *Server) CreateSecret(name, secretString string) (arn string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, _, err := s.createSecretLocked(name, &secretValue{str: &secretString}, newUUID(), nil, nil)
+	sec, _, err := s.createSecretLocked(name, &secretValue{str: &secretString}, newUUID(), nil, nil, nil)
 	if err != nil {
 		panic(fmt.Sprintf("secretsmanagertest: CreateSecret(%q): %v", name, err))
 	}
