@@ -2,11 +2,18 @@ package clickwrap
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"unicode"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/smithy-go"
 )
 
 // The credentials secret: the split form's second secret (see [Secret]),
@@ -65,6 +72,64 @@ type Credentials struct {
 	TokenURL string
 	// Applications holds one or two applications, in the secret's order.
 	Applications []Application `json:"applications"`
+}
+
+// ReadCredentials reads the AWSCURRENT version of the credentials secret id
+// with one GetSecretValue and parses it with [ParseCredentials]. It is the
+// one reader of a credentials secret: the rotation function's createSecret
+// and rotatorctl's status both use it, each adding its own advice to the
+// error.
+//
+// Every error is a [*CredentialsError] with Secret set to id, never holding
+// a value. Its Reason says why: [CredentialsNotFound] (no such secret, or no
+// AWSCURRENT version), [CredentialsUndecryptable] (a DecryptionFailure or a
+// KMS error), [CredentialsAccessDenied] (AccessDeniedException for the
+// caller's AWS credentials), [CredentialsReadFailed] (any other read error:
+// throttling, a 5xx, the network; Err holds it), or [CredentialsMalformed]
+// (read, but no SecretString or not usable; Field names the member).
+func ReadCredentials(ctx context.Context, r SecretReader, id string) (*Credentials, error) {
+	out, err := r.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:     aws.String(id),
+		VersionStage: aws.String("AWSCURRENT"),
+	})
+	if err != nil {
+		reason, problem := credentialsReadReason(err)
+		return nil, &CredentialsError{Secret: id, Reason: reason, Problem: problem, Err: err}
+	}
+	if out.SecretString == nil {
+		return nil, &CredentialsError{Secret: id, Problem: `has no SecretString (a binary secret?): store {"applications": [{"client_id": "...", "client_secret": "..."}]} ` +
+			"as its SecretString"}
+	}
+	creds, err := ParseCredentials(*out.SecretString)
+	if err != nil {
+		var ce *CredentialsError
+		if errors.As(err, &ce) {
+			ce.Secret = id
+		}
+		return nil, err
+	}
+	return creds, nil
+}
+
+// credentialsReadReason classifies a failed GetSecretValue of a credentials
+// secret, with a Problem that holds for any reader.
+func credentialsReadReason(err error) (CredentialsReason, string) {
+	var nf *types.ResourceNotFoundException
+	var df *types.DecryptionFailure
+	var ae smithy.APIError
+	code := ""
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	switch {
+	case errors.As(err, &nf):
+		return CredentialsNotFound, "was not found, or has no AWSCURRENT value"
+	case errors.As(err, &df), strings.HasPrefix(code, "KMS"):
+		return CredentialsUndecryptable, "cannot be decrypted"
+	case code == "AccessDeniedException":
+		return CredentialsAccessDenied, "cannot be read with these AWS credentials"
+	}
+	return CredentialsReadFailed, "could not be read"
 }
 
 // ParseCredentials parses and checks the SecretString of a credentials

@@ -4,12 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
 )
 
 // The rotation package's CredentialService (and SourceMatcher), joining
@@ -102,60 +96,36 @@ func marshalSecret(s *Secret) (string, error) {
 	return string(b), nil
 }
 
-// readCredentials reads and parses the AWSCURRENT version of the credentials
-// secret id. Every error is a *CredentialsError naming id.
+// readCredentials is [ReadCredentials] for the rotation function: every
+// error is a *CredentialsError naming id, whose Problem says what the
+// function's role needs and that nothing was minted.
 func (c *Client) readCredentials(ctx context.Context, id string) (*Credentials, error) {
 	if c.Secrets == nil {
-		return nil, &CredentialsError{Secret: id, Problem: "cannot be read: this clickwrap.Client has no Secrets reader (Client.Secrets is nil); " +
+		return nil, &CredentialsError{Secret: id, Reason: CredentialsReadFailed, Problem: "cannot be read: this clickwrap.Client has no Secrets reader (Client.Secrets is nil); " +
 			"set it to the Secrets Manager client, as cmd/rotator does. Nothing was minted"}
 	}
-	out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId:     aws.String(id),
-		VersionStage: aws.String("AWSCURRENT"),
-	})
-	if err != nil {
-		return nil, credentialsReadError(id, err)
+	creds, err := ReadCredentials(ctx, c.Secrets, id)
+	var ce *CredentialsError
+	if !errors.As(err, &ce) {
+		return creds, err
 	}
-	if out.SecretString == nil {
-		return nil, &CredentialsError{Secret: id, Problem: `has no SecretString (a binary secret?): store {"applications": [{"client_id": "...", "client_secret": "..."}]} ` +
-			"as its SecretString. Nothing was minted"}
-	}
-	creds, err := ParseCredentials(*out.SecretString)
-	if err != nil {
-		var ce *CredentialsError
-		if errors.As(err, &ce) {
-			ce.Secret = id
-			ce.Problem += ". Nothing was minted"
-		}
-		return nil, err
-	}
-	return creds, nil
-}
-
-// credentialsReadError explains a failed GetSecretValue of the credentials
-// secret id.
-func credentialsReadError(id string, err error) error {
-	var nf *types.ResourceNotFoundException
-	var df *types.DecryptionFailure
-	var ae smithy.APIError
-	code := ""
-	if errors.As(err, &ae) {
-		code = ae.ErrorCode()
-	}
-	problem := "could not be read; nothing was minted, and Secrets Manager retries the rotation"
-	switch {
-	case errors.As(err, &nf):
-		problem = "was not found, or holds no AWSCURRENT value: create it holding " +
+	switch ce.Reason {
+	case CredentialsMalformed:
+		ce.Problem += ". Nothing was minted"
+	case CredentialsNotFound:
+		ce.Problem = "was not found, or holds no AWSCURRENT value: create it holding " +
 			`{"applications": [{"client_id": "...", "client_secret": "..."}]}, or fix credentials_secret in the token secret ` +
 			"(the credentials secret's ARN, or its name in this account and region). Nothing was minted"
-	case errors.As(err, &df), strings.HasPrefix(code, "KMS"):
-		problem = "cannot be decrypted: the rotation function's role needs kms:Decrypt on the credentials secret's KMS key " +
+	case CredentialsUndecryptable:
+		ce.Problem = "cannot be decrypted: the rotation function's role needs kms:Decrypt on the credentials secret's KMS key " +
 			"(check the key policy, and that the key is enabled). Nothing was minted"
-	case code == "AccessDeniedException":
-		problem = "cannot be read by the rotation function: its role needs secretsmanager:GetSecretValue on the credentials secret, " +
+	case CredentialsAccessDenied:
+		ce.Problem = "cannot be read by the rotation function: its role needs secretsmanager:GetSecretValue on the credentials secret, " +
 			"and kms:Decrypt on its KMS key when that is a customer-managed key. Nothing was minted"
+	default:
+		ce.Problem = "could not be read. Nothing was minted, and Secrets Manager retries the rotation"
 	}
-	return &CredentialsError{Secret: id, Problem: problem, Err: err}
+	return nil, ce
 }
 
 // Verify is the testSecret half of rotation: it parses a SecretString and

@@ -152,6 +152,29 @@ func (notObjectError) Error() string {
 
 func (notObjectError) Permanent() bool { return true }
 
+// CredentialsReason is why a credentials secret cannot be used
+// ([CredentialsError.Reason]).
+type CredentialsReason int
+
+// The reasons a credentials secret cannot be used.
+const (
+	// CredentialsMalformed: it was read, but holds no SecretString or one
+	// that is not a usable [Credentials].
+	CredentialsMalformed CredentialsReason = iota
+	// CredentialsNotFound: Secrets Manager has no such secret, or it has no
+	// AWSCURRENT version (ResourceNotFoundException).
+	CredentialsNotFound
+	// CredentialsUndecryptable: its KMS key cannot decrypt it for the
+	// caller (DecryptionFailure, or a KMS error code).
+	CredentialsUndecryptable
+	// CredentialsAccessDenied: the caller's AWS credentials may not read it
+	// (AccessDeniedException).
+	CredentialsAccessDenied
+	// CredentialsReadFailed: the read failed for a reason that may pass
+	// (throttling, an HTTP 5xx, the network), or there was no reader.
+	CredentialsReadFailed
+)
+
 // CredentialsError says what is wrong with the credentials secret of a token
 // secret in the split form (see [Secret] and [Credentials]): it cannot be
 // read, or its value is not a usable [Credentials]. It names the secret and
@@ -171,6 +194,10 @@ type CredentialsError struct {
 	// secret as a whole is at fault (it cannot be read, or is not a JSON
 	// object).
 	Field string
+	// Reason is why the secret cannot be used: [CredentialsMalformed] (the
+	// zero value, and what [ParseCredentials] gives) or why it could not be
+	// read.
+	Reason CredentialsReason
 	// Problem says what is wrong and what to do.
 	Problem string
 	// Err is the Secrets Manager error when the secret could not be read,

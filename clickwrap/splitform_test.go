@@ -163,8 +163,10 @@ func TestNewPendingCredentialsFailures(t *testing.T) {
 		setup func(t *testing.T, s *split) (credsID string)
 		// wantField is the CredentialsError's Field; words are in the error.
 		wantField string
-		words     []string
-		wantAs    func(error) bool
+		// wantReason is the CredentialsError's Reason.
+		wantReason clickwrap.CredentialsReason
+		words      []string
+		wantAs     func(error) bool
 	}{
 		{
 			name: "no Secrets reader",
@@ -172,13 +174,15 @@ func TestNewPendingCredentialsFailures(t *testing.T) {
 				s.c.Secrets = nil
 				return s.creds
 			},
-			words: []string{"Client.Secrets is nil"},
+			wantReason: clickwrap.CredentialsReadFailed,
+			words:      []string{"Client.Secrets is nil"},
 		},
 		{
-			name:   "not found",
-			setup:  func(*testing.T, *split) string { return "clickwrap/no-such-credentials" },
-			words:  []string{"not found", "create it", "credentials_secret"},
-			wantAs: func(err error) bool { var nf *types.ResourceNotFoundException; return errors.As(err, &nf) },
+			name:       "not found",
+			setup:      func(*testing.T, *split) string { return "clickwrap/no-such-credentials" },
+			wantReason: clickwrap.CredentialsNotFound,
+			words:      []string{"not found", "create it", "credentials_secret"},
+			wantAs:     func(err error) bool { var nf *types.ResourceNotFoundException; return errors.As(err, &nf) },
 		},
 		{
 			name: "access denied",
@@ -186,7 +190,8 @@ func TestNewPendingCredentialsFailures(t *testing.T) {
 				s.sm.FailNext("GetSecretValue", 1, "AccessDeniedException")
 				return s.creds
 			},
-			words: []string{"secretsmanager:GetSecretValue", "kms:Decrypt", "AccessDeniedException"},
+			wantReason: clickwrap.CredentialsAccessDenied,
+			words:      []string{"secretsmanager:GetSecretValue", "kms:Decrypt", "AccessDeniedException"},
 		},
 		{
 			name: "KMS decryption failure",
@@ -194,8 +199,18 @@ func TestNewPendingCredentialsFailures(t *testing.T) {
 				s.sm.FailNext("GetSecretValue", 1, "DecryptionFailure")
 				return s.creds
 			},
-			words:  []string{"kms:Decrypt"},
-			wantAs: func(err error) bool { var df *types.DecryptionFailure; return errors.As(err, &df) },
+			wantReason: clickwrap.CredentialsUndecryptable,
+			words:      []string{"kms:Decrypt"},
+			wantAs:     func(err error) bool { var df *types.DecryptionFailure; return errors.As(err, &df) },
+		},
+		{
+			name: "throttled",
+			setup: func(_ *testing.T, s *split) string {
+				s.sm.FailNext("GetSecretValue", 10, "ThrottlingException") // more than the SDK's retries
+				return s.creds
+			},
+			wantReason: clickwrap.CredentialsReadFailed,
+			words:      []string{"could not be read", "retries the rotation", "ThrottlingException"},
 		},
 		{
 			name: "binary secret",
@@ -264,10 +279,10 @@ func TestNewPendingCredentialsFailures(t *testing.T) {
 			pending, err := s.c.NewPending(context.Background(), s.tokenSecret(credsID, nil))
 			var ce *clickwrap.CredentialsError
 			if !errors.As(err, &ce) || pending != "" {
-				t.Fatalf("NewPending = %q, %v; want a *CredentialsError and no value", pending, err)
+				t.Fatalf("NewPending gave a value: %t, and %v; want a *CredentialsError and no value", pending != "", err)
 			}
-			if ce.Secret != credsID || ce.Field != tt.wantField {
-				t.Errorf("Secret %q, Field %q; want %q, %q", ce.Secret, ce.Field, credsID, tt.wantField)
+			if ce.Secret != credsID || ce.Field != tt.wantField || ce.Reason != tt.wantReason {
+				t.Errorf("Secret %q, Field %q, Reason %d; want %q, %q, %d", ce.Secret, ce.Field, ce.Reason, credsID, tt.wantField, tt.wantReason)
 			}
 			msg := err.Error()
 			words := append([]string{credsID, "Nothing was minted"}, tt.words...)

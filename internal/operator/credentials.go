@@ -4,15 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
-	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
 // The forms of a token secret (CredentialsInfo.Form): where the API
@@ -106,26 +99,9 @@ func (o *Operator) credentials(ctx context.Context, s *clickwrap.Secret) *Creden
 		}
 	}
 	c := &CredentialsInfo{Form: FormSplit, ClientID: s.ClientID, Secret: s.CredentialsSecret, ClientSecretInTokenSecret: s.ClientSecret != ""}
-	out, err := o.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId: aws.String(s.CredentialsSecret), VersionStage: aws.String(rotation.StageCurrent),
-	})
+	creds, err := clickwrap.ReadCredentials(ctx, o.Secrets, s.CredentialsSecret)
 	if err != nil {
-		c.Value, c.Problem = credentialsReadProblem(s.CredentialsSecret, err)
-		return c
-	}
-	if out.SecretString == nil {
-		c.Value = ValueMalformed
-		c.Problem = fmt.Sprintf(`credentials secret %s has no SecretString (a binary secret?): store {"applications": [{"client_id": "...", "client_secret": "..."}]} as its SecretString`,
-			s.CredentialsSecret)
-		return c
-	}
-	creds, err := clickwrap.ParseCredentials(*out.SecretString)
-	if err != nil {
-		var ce *clickwrap.CredentialsError
-		if errors.As(err, &ce) {
-			ce.Secret = s.CredentialsSecret
-		}
-		c.Value, c.Problem = ValueMalformed, err.Error()
+		c.Value, c.Problem = credentialsProblem(err)
 		return c
 	}
 	c.Value = ValueOK
@@ -136,26 +112,28 @@ func (o *Operator) credentials(ctx context.Context, s *clickwrap.Secret) *Creden
 	return c
 }
 
-// credentialsReadProblem says why the credentials secret id could not be
-// read, from rotatorctl's side: the AWS credentials it runs with are not the
-// rotation function's role.
-func credentialsReadProblem(id string, err error) (ValueKind, string) {
-	var nf *types.ResourceNotFoundException
-	var df *types.DecryptionFailure
-	var ae smithy.APIError
-	code := ""
-	if errors.As(err, &ae) {
-		code = ae.ErrorCode()
+// credentialsValues is what each reason a credentials secret cannot be used
+// means for the diagnosis.
+var credentialsValues = map[clickwrap.CredentialsReason]ValueKind{
+	clickwrap.CredentialsMalformed:     ValueMalformed,
+	clickwrap.CredentialsNotFound:      ValueMissing,
+	clickwrap.CredentialsUndecryptable: ValueUnreadable,
+	clickwrap.CredentialsAccessDenied:  ValueUnreadable,
+	clickwrap.CredentialsReadFailed:    ValueReadFailed,
+}
+
+// credentialsProblem says why clickwrap.ReadCredentials could not give a
+// usable credentials secret, from rotatorctl's side: the AWS credentials it
+// runs with are not the rotation function's role.
+func credentialsProblem(err error) (ValueKind, string) {
+	var ce *clickwrap.CredentialsError
+	if !errors.As(err, &ce) {
+		return ValueReadFailed, err.Error()
 	}
-	switch {
-	case errors.As(err, &nf):
-		return ValueMissing, fmt.Sprintf("credentials secret %s was not found, or has no AWSCURRENT value (%v)", id, err)
-	case errors.As(err, &df), strings.HasPrefix(code, "KMS"):
-		return ValueUnreadable, fmt.Sprintf("credentials secret %s cannot be decrypted (%v)", id, err)
-	case code == "AccessDeniedException":
-		return ValueUnreadable, fmt.Sprintf("credentials secret %s cannot be read with the AWS credentials rotatorctl runs with (%v)", id, err)
+	if ce.Reason == clickwrap.CredentialsAccessDenied {
+		ce.Problem = "cannot be read with the AWS credentials rotatorctl runs with"
 	}
-	return ValueReadFailed, fmt.Sprintf("credentials secret %s could not be read (%v)", id, err)
+	return credentialsValues[ce.Reason], ce.Error()
 }
 
 // credentialsFinding judges the credentials secret of a token secret in the
