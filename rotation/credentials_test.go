@@ -40,44 +40,39 @@ func newSplitWorld(t *testing.T) (*world, string) {
 // createSecret.
 func TestRotationCallsPerForm(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name  string
-		split bool
-		// gets is the rotation function's GetSecretValue calls; the
-		// function makes gets+6 calls in all.
-		gets int
-	}{
-		{"inline form: 9 calls", false, 3},
-		{"split form: 10 calls", true, 4},
+	t.Run("inline form: 9 calls", func(t *testing.T) {
+		t.Parallel()
+		assertRotationCalls(t, newWorld(t), 3)
+	})
+	t.Run("split form: 10 calls", func(t *testing.T) {
+		t.Parallel()
+		w, _ := newSplitWorld(t)
+		assertRotationCalls(t, w, 4)
+	})
+}
+
+// assertRotationCalls rotates w's secret once and checks the calls it
+// took: gets is the rotation function's GetSecretValue calls, and the
+// function makes gets+6 calls in all.
+func assertRotationCalls(t *testing.T, w *world, gets int) {
+	t.Helper()
+	w.sm.ResetCalls()
+	w.cw.ResetStats()
+	if _, err := w.rotate(); err != nil {
+		t.Fatalf("rotation: %v", err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var w *world
-			if tt.split {
-				w, _ = newSplitWorld(t)
-			} else {
-				w = newWorld(t)
-			}
-			w.sm.ResetCalls()
-			w.cw.ResetStats()
-			if _, err := w.rotate(); err != nil {
-				t.Fatalf("rotation: %v", err)
-			}
-			want := map[string]int{"RotateSecret": 1, "DescribeSecret": 4, "GetSecretValue": tt.gets, "PutSecretValue": 1, "UpdateSecretVersionStage": 1}
-			if got := w.sm.Calls(); !maps.Equal(got, want) {
-				t.Errorf("Secrets Manager calls = %v, want %v", got, want)
-			}
-			if st := w.cw.Stats(); st.TokenRequests != 1 || st.Minted != 1 || st.APIRequests != 1 {
-				t.Errorf("Clickwrap requests = %+v, want 1 mint and 1 verify", st)
-			}
-			_, cur := w.current()
-			if tok, _ := cur["access_token"].(string); !w.cw.Valid(tok) {
-				t.Error("AWSCURRENT does not hold a token the sandbox accepts")
-			}
-			w.assertNoLeak()
-		})
+	want := map[string]int{"RotateSecret": 1, "DescribeSecret": 4, "GetSecretValue": gets, "PutSecretValue": 1, "UpdateSecretVersionStage": 1}
+	if got := w.sm.Calls(); !maps.Equal(got, want) {
+		t.Errorf("Secrets Manager calls = %v, want %v", got, want)
 	}
+	if st := w.cw.Stats(); st.TokenRequests != 1 || st.Minted != 1 || st.APIRequests != 1 {
+		t.Errorf("Clickwrap requests = %+v, want 1 mint and 1 verify", st)
+	}
+	_, cur := w.current()
+	if tok, _ := cur["access_token"].(string); !w.cw.Valid(tok) {
+		t.Error("AWSCURRENT does not hold a token the sandbox accepts")
+	}
+	w.assertNoLeak()
 }
 
 // TestSplitFormAlternates: two rotations mint with the two applications in

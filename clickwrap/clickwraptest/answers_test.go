@@ -542,30 +542,28 @@ func TestInterceptLoginRedirectFollowed(t *testing.T) {
 
 func TestLoginPage(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name            string
-		method          string
-		wantStatus      int
-		wantContentType string
-		wantInBody      string
+	tests := map[string]struct {
+		status      int
+		contentType string
+		inBody      string
 	}{
-		{"GET", http.MethodGet, 200, "text/html; charset=utf-8", "<form"},
-		{"HEAD", http.MethodHead, 200, "text/html; charset=utf-8", ""},
-		{"POST", http.MethodPost, 405, "text/plain; charset=utf-8", ""},
+		http.MethodGet:  {200, "text/html; charset=utf-8", "<form"},
+		http.MethodHead: {200, "text/html; charset=utf-8", ""},
+		http.MethodPost: {405, "text/plain; charset=utf-8", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for method, want := range tests {
+		t.Run(method, func(t *testing.T) {
 			t.Parallel()
 			s := newServer(t)
-			r := do(t, s.Client(), tt.method, s.URL+"/login?next=%2Fv1.1%2Fsites", nil, "")
-			if r.status != tt.wantStatus {
-				t.Fatalf("status = %d, want %d", r.status, tt.wantStatus)
+			r := do(t, s.Client(), method, s.URL+"/login?next=%2Fv1.1%2Fsites", nil, "")
+			if r.status != want.status {
+				t.Fatalf("status = %d, want %d", r.status, want.status)
 			}
-			if got := r.header.Get("Content-Type"); got != tt.wantContentType {
-				t.Errorf("Content-Type = %q, want %q", got, tt.wantContentType)
+			if got := r.header.Get("Content-Type"); got != want.contentType {
+				t.Errorf("Content-Type = %q, want %q", got, want.contentType)
 			}
-			if !strings.Contains(string(r.body), tt.wantInBody) {
-				t.Errorf("body %q does not contain %q", r.body, tt.wantInBody)
+			if !strings.Contains(string(r.body), want.inBody) {
+				t.Errorf("body %q does not contain %q", r.body, want.inBody)
 			}
 			if st := s.Stats(); st.TokenRequests != 0 || st.APIRequests != 0 || st.Intercepted != 0 {
 				t.Errorf("Stats = %+v: /login is counted", st)
@@ -934,55 +932,21 @@ func TestActivationDelayAppliesToNewTokens(t *testing.T) {
 	}
 }
 
-func TestNewSwitchesPanicOnBadArguments(t *testing.T) {
-	t.Parallel()
-	s := newServer(t)
-	tests := []struct {
-		name string
-		f    func()
-	}{
-		{"InterceptNext zero Endpoint", func() { s.InterceptNext(0, 1, clickwraptest.InterceptChallenge) }},
-		{"InterceptNext bad Endpoint", func() { s.InterceptNext(9, 1, clickwraptest.InterceptChallenge) }},
-		{"InterceptNext zero Intercept", func() { s.InterceptNext(clickwraptest.EndpointAPI, 1, 0) }},
-		{"InterceptNext bad Intercept", func() { s.InterceptNext(clickwraptest.EndpointAPI, 1, 42) }},
-		{"InterceptNext cancel with bad Intercept", func() { s.InterceptNext(clickwraptest.EndpointAPI, 0, 42) }},
-		{"SetAuthStyle past AuthJSONBody", func() { s.SetAuthStyle(clickwraptest.AuthJSONBody + 1) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Error("no panic")
-				}
-			}()
-			tt.f()
-		})
-	}
-}
-
 func TestStringers(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		v    fmt.Stringer
-		want string
-	}{
-		{"login redirect", clickwraptest.InterceptLoginRedirect, "InterceptLoginRedirect"},
-		{"sign-in page", clickwraptest.InterceptSignInPage, "InterceptSignInPage"},
-		{"challenge", clickwraptest.InterceptChallenge, "InterceptChallenge"},
-		{"block page", clickwraptest.InterceptBlockPage, "InterceptBlockPage"},
-		{"proxy auth", clickwraptest.InterceptProxyAuth, "InterceptProxyAuth"},
-		{"unknown intercept", clickwraptest.Intercept(0), "Intercept(0)"},
-		{"JSON body", clickwraptest.AuthJSONBody, "AuthJSONBody"},
-		{"unknown style", clickwraptest.AuthJSONBody + 1, "AuthStyle(4)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := tt.v.String(); got != tt.want {
-				t.Errorf("String() = %q, want %q", got, tt.want)
-			}
-		})
+	for v, want := range map[fmt.Stringer]string{
+		clickwraptest.InterceptLoginRedirect: "InterceptLoginRedirect",
+		clickwraptest.InterceptSignInPage:    "InterceptSignInPage",
+		clickwraptest.InterceptChallenge:     "InterceptChallenge",
+		clickwraptest.InterceptBlockPage:     "InterceptBlockPage",
+		clickwraptest.InterceptProxyAuth:     "InterceptProxyAuth",
+		clickwraptest.Intercept(0):           "Intercept(0)",
+		clickwraptest.AuthJSONBody:           "AuthJSONBody",
+		clickwraptest.AuthJSONBody + 1:       "AuthStyle(4)",
+	} {
+		if got := v.String(); got != want {
+			t.Errorf("%T(%d).String() = %q, want %q", v, v, got, want)
+		}
 	}
 }
 

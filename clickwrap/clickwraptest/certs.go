@@ -31,78 +31,78 @@ type sandboxPKI struct {
 // once the leaf is signed: the CA serves only as a trust anchor.
 func newSandboxPKI() (*sandboxPKI, error) {
 	now := time.Now()
-
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate CA key: %w", err)
-	}
-	caSerial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
-	caTemplate := &x509.Certificate{
-		SerialNumber: caSerial,
-		Subject: pkix.Name{
-			Organization: []string{"clickwraptest"},
-			CommonName:   "clickwraptest sandbox CA",
-		},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(certValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("create CA certificate: %w", err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, fmt.Errorf("parse CA certificate: %w", err)
-	}
-
-	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate leaf key: %w", err)
-	}
-	leafSerial, err := randomSerial()
+	ca, err := issueCert("CA", now, &x509.Certificate{
+		Subject:        pkix.Name{CommonName: "clickwraptest sandbox CA"},
+		KeyUsage:       x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		IsCA:           true,
+		MaxPathLen:     0,
+		MaxPathLenZero: true,
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	leafTemplate := &x509.Certificate{
-		SerialNumber: leafSerial,
-		Subject: pkix.Name{
-			Organization: []string{"clickwraptest"},
-			CommonName:   "localhost",
-		},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(certValidity),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  false,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTemplate, caCert, &leafKey.PublicKey, caKey)
+	leaf, err := issueCert("leaf", now, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "localhost"},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:        false,
+		DNSNames:    []string{"localhost"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}, ca)
 	if err != nil {
-		return nil, fmt.Errorf("create leaf certificate: %w", err)
-	}
-	leafCert, err := x509.ParseCertificate(leafDER)
-	if err != nil {
-		return nil, fmt.Errorf("parse leaf certificate: %w", err)
+		return nil, err
 	}
 
 	return &sandboxPKI{
-		caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.der}),
 		leaf: tls.Certificate{
-			Certificate: [][]byte{leafDER},
-			PrivateKey:  leafKey,
-			Leaf:        leafCert,
+			Certificate: [][]byte{leaf.der},
+			PrivateKey:  leaf.key,
+			Leaf:        leaf.cert,
 		},
 	}, nil
+}
+
+// issuedCert is a certificate issueCert made, with its private key.
+type issuedCert struct {
+	key  *ecdsa.PrivateKey
+	der  []byte
+	cert *x509.Certificate
+}
+
+// issueCert generates an ECDSA P-256 key and creates a certificate for it
+// from template, signed by issuer's key or, when issuer is nil, self-signed.
+// It fills in what the CA and the leaf share: a random serial number, the
+// clickwraptest organization, basic constraints, and a validity from an
+// hour before now to certValidity after it. what names the certificate in
+// errors.
+func issueCert(what string, now time.Time, template *x509.Certificate, issuer *issuedCert) (*issuedCert, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate %s key: %w", what, err)
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	template.SerialNumber = serial
+	template.Subject.Organization = []string{"clickwraptest"}
+	template.NotBefore = now.Add(-time.Hour)
+	template.NotAfter = now.Add(certValidity)
+	template.BasicConstraintsValid = true
+	parent, parentKey := template, key
+	if issuer != nil {
+		parent, parentKey = issuer.cert, issuer.key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return nil, fmt.Errorf("create %s certificate: %w", what, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s certificate: %w", what, err)
+	}
+	return &issuedCert{key: key, der: der, cert: cert}, nil
 }
 
 // randomSerial returns a random positive 128-bit certificate serial number.

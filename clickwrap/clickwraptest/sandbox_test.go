@@ -803,6 +803,12 @@ func TestSwitchesPanicOnBadArguments(t *testing.T) {
 		{"RateLimitNext bad Endpoint", func() { s.RateLimitNext(42, 1, time.Second) }},
 		{"SetDelay bad Endpoint", func() { s.SetDelay(-1, time.Second) }},
 		{"SetAuthStyle bad style", func() { s.SetAuthStyle(7) }},
+		{"SetAuthStyle past AuthJSONBody", func() { s.SetAuthStyle(clickwraptest.AuthJSONBody + 1) }},
+		{"InterceptNext zero Endpoint", func() { s.InterceptNext(0, 1, clickwraptest.InterceptChallenge) }},
+		{"InterceptNext bad Endpoint", func() { s.InterceptNext(9, 1, clickwraptest.InterceptChallenge) }},
+		{"InterceptNext zero Intercept", func() { s.InterceptNext(clickwraptest.EndpointAPI, 1, 0) }},
+		{"InterceptNext bad Intercept", func() { s.InterceptNext(clickwraptest.EndpointAPI, 1, 42) }},
+		{"InterceptNext cancel with bad Intercept", func() { s.InterceptNext(clickwraptest.EndpointAPI, 0, 42) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
