@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
@@ -81,11 +77,7 @@ func (w *world) withTokenURL(creds string) string {
 // withTokenURL) as the credentials secret's new AWSCURRENT.
 func (w *world) putCredentials(id, value string) {
 	w.t.Helper()
-	if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(id), SecretString: aws.String(w.withTokenURL(value)),
-	}); err != nil {
-		w.t.Fatal(err)
-	}
+	w.putSecret(id, w.withTokenURL(value))
 }
 
 // failCredentialsReads makes the emulator answer code (FailNext) to every

@@ -137,11 +137,7 @@ func TestEmptySecret(t *testing.T) {
 				w.expect(exitRefused, nil, "unstick", emptyName, "--yes")
 			}
 
-			if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-				SecretId: aws.String(arn), SecretString: aws.String(w.secretJSON(nil)),
-			}); err != nil {
-				t.Fatal(err)
-			}
+			w.putSecret(arn, w.secretJSON(nil))
 			if tt.enabled {
 				w.expect(exitOK, nil, "rotate", emptyName, "--wait", "--interval", "20ms")
 				w.expect(exitOK, nil, "status", emptyName, "--verify")
@@ -166,14 +162,7 @@ func TestUnstickRotationOff(t *testing.T) {
 		setup func(w *world) string // returns the version AWSPENDING is on
 	}{
 		{"AWSPENDING stored by hand with a value", func(w *world) string {
-			out, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-				SecretId: aws.String(w.arn), SecretString: aws.String(w.secretJSON(map[string]any{"team": "billing"})),
-				VersionStages: []string{"AWSPENDING"},
-			})
-			if err != nil {
-				w.t.Fatal(err)
-			}
-			return aws.ToString(out.VersionId)
+			return w.putSecret(w.arn, w.secretJSON(map[string]any{"team": "billing"}), "AWSPENDING")
 		}},
 		{"AWSPENDING moved onto the previous version", func(w *world) string {
 			previous := operator.VersionWithStage(w.stages(), "AWSCURRENT")

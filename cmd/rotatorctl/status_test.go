@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
@@ -99,30 +93,18 @@ func TestStatus(t *testing.T) {
 		t.Parallel()
 		w := newWorld(t)
 		w.cw.SetExpiresIn(10 * 24 * time.Hour)
-		ctx := context.Background()
-		c := w.sm.Client()
 		const name = "clickwrap/stack-token"
-		created, err := c.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-			Name: aws.String(name), SecretString: aws.String(w.secretJSON(nil)),
-			Tags: []types.Tag{
-				{Key: aws.String(operator.StackNameTag), Value: aws.String("clickwrap-rotator")},
-				{Key: aws.String("aws:cloudformation:logical-id"), Value: aws.String("ClickwrapSecret")},
-			},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		status := func(state operator.State) (statusJSON, result) {
+		arn := w.stackSecret(name, "clickwrap-rotator")
+		status := func(state operator.State) statusJSON {
 			t.Helper()
-			r := w.run(nil, "status", name, "--json")
-			var s statusJSON
-			if err := json.Unmarshal([]byte(r.stdout), &s); err != nil || r.code != exitUnhealthy || operator.State(s.Diagnosis.State) != state {
-				t.Fatalf("exit %d, state %s (%v), want exit %d, state %s\n%s", r.code, s.Diagnosis.State, err, exitUnhealthy, state, r)
+			s, r := w.statusOf(name)
+			if r.code != exitUnhealthy || operator.State(s.Diagnosis.State) != state {
+				t.Fatalf("exit %d, state %s, want exit %d, state %s\n%s", r.code, s.Diagnosis.State, exitUnhealthy, state, r)
 			}
-			return s, r
+			return s
 		}
 
-		s, _ := status(operator.StateNotEnabled)
+		s := status(operator.StateNotEnabled)
 		want := "set EnableRotation=true in samconfig.toml's parameter_overrides, then run: sam deploy --stack-name clickwrap-rotator"
 		if s.Diagnosis.Fix != want || !strings.Contains(s.Diagnosis.Message, "CloudFormation stack clickwrap-rotator") {
 			t.Errorf("fix %q, want %q; message %q", s.Diagnosis.Fix, want, s.Diagnosis.Message)
@@ -133,11 +115,8 @@ func TestStatus(t *testing.T) {
 
 		// The stack turns rotation on (rate(30 days), its 3h window); the
 		// token lives 10 days.
-		if _, err := c.RotateSecret(ctx, localrun.RotateSecretInput(aws.ToString(created.ARN))); err != nil {
-			t.Fatal(err)
-		}
-		w.waitRotations()
-		s, _ = status(operator.StateExpiresBeforeRotation)
+		w.enableRotation(arn)
+		s = status(operator.StateExpiresBeforeRotation)
 		want = `set RotationScheduleExpression=\"rate(8 days)\" in samconfig.toml's parameter_overrides, then run: sam deploy --stack-name clickwrap-rotator`
 		if s.Diagnosis.Fix != want {
 			t.Errorf("fix %q, want %q", s.Diagnosis.Fix, want)

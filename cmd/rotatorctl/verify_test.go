@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 )
@@ -42,11 +38,7 @@ func TestVerify(t *testing.T) {
 			if err != nil {
 				w.t.Fatal(err)
 			}
-			if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-				SecretId: aws.String(w.arn), SecretString: aws.String(string(b)), VersionStages: []string{"Blue"},
-			}); err != nil {
-				w.t.Fatal(err)
-			}
+			w.putSecret(w.arn, string(b), "Blue")
 		}, []string{"--stage", "BLUE"}, exitOK, "Blue of clickwrap/api-token (version"},
 	}
 	for _, tt := range tests {

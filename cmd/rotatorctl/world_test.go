@@ -114,14 +114,37 @@ func (w *world) secretJSON(override map[string]any) string {
 // first rotation, which mints the first token.
 func (w *world) configure() {
 	w.t.Helper()
-	ctx := context.Background()
-	if _, err := w.sm.Client().RotateSecret(ctx, localrun.RotateSecretInput(w.arn)); err != nil {
-		w.t.Fatal(err)
-	}
-	w.waitRotations()
+	w.enableRotation(w.arn)
 	if err := w.p.LastRotation().Err; err != nil {
 		w.t.Fatalf("first rotation: %v", err)
 	}
+}
+
+// enableRotation turns rotation of secret arn on with the world's function
+// (rate(30 days), a 3h window) and waits for the rotation that starts.
+func (w *world) enableRotation(arn string) {
+	w.t.Helper()
+	if _, err := w.sm.Client().RotateSecret(context.Background(), localrun.RotateSecretInput(arn)); err != nil {
+		w.t.Fatal(err)
+	}
+	w.waitRotations()
+}
+
+// stackSecret creates secret name holding the world's token secret, tagged
+// as CloudFormation tags a secret that stack created, and returns its ARN.
+func (w *world) stackSecret(name, stack string) string {
+	w.t.Helper()
+	out, err := w.sm.Client().CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String(name), SecretString: aws.String(w.secretJSON(nil)),
+		Tags: []types.Tag{
+			{Key: aws.String(operator.StackNameTag), Value: aws.String(stack)},
+			{Key: aws.String("aws:cloudformation:logical-id"), Value: aws.String("ClickwrapSecret")},
+		},
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return aws.ToString(out.ARN)
 }
 
 func (w *world) waitRotations() {
@@ -133,15 +156,25 @@ func (w *world) waitRotations() {
 	}
 }
 
-// put stores value as a new AWSCURRENT version, as a person fixing the
-// secret by hand would.
+// put stores value as the world's secret's new AWSCURRENT version, as a
+// person fixing the secret by hand would.
 func (w *world) put(value string) {
 	w.t.Helper()
-	if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(w.arn), SecretString: aws.String(value),
-	}); err != nil {
+	w.putSecret(w.arn, value)
+}
+
+// putSecret stores value in secret id as a new version with stages
+// (AWSCURRENT when none are given) and returns the version's ID. Call it
+// from the test's goroutine only: a failure ends the test.
+func (w *world) putSecret(id, value string, stages ...string) string {
+	w.t.Helper()
+	out, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(id), SecretString: aws.String(value), VersionStages: stages,
+	})
+	if err != nil {
 		w.t.Fatal(err)
 	}
+	return aws.ToString(out.VersionId)
 }
 
 // token returns the access token stored in the version holding stage.
@@ -319,10 +352,16 @@ func (w *world) expect(code int, stdin io.Reader, args ...string) result {
 	return r
 }
 
-// status runs status --json and decodes it.
+// status runs status --json for the world's secret and decodes it.
 func (w *world) status(args ...string) (statusJSON, result) {
 	w.t.Helper()
-	r := w.run(nil, append([]string{"status", secretName, "--json"}, args...)...)
+	return w.statusOf(secretName, args...)
+}
+
+// statusOf runs status --json for secret name and decodes it.
+func (w *world) statusOf(name string, args ...string) (statusJSON, result) {
+	w.t.Helper()
+	r := w.run(nil, append([]string{"status", name, "--json"}, args...)...)
 	var s statusJSON
 	dec := json.NewDecoder(strings.NewReader(r.stdout))
 	dec.DisallowUnknownFields()
