@@ -1,17 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 
-	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localcmd"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localcmd/localcmdtest"
 )
 
@@ -25,94 +19,11 @@ var demoBin = &localcmdtest.Binary{Name: "demo", Skip: "builds and runs the demo
 
 func TestMain(m *testing.M) { os.Exit(demoBin.Run(m)) }
 
-// demoRun is the demo running, its standard output a pipe the test reads.
-type demoRun struct {
-	cmd    *exec.Cmd
-	tmp    string // its TMPDIR
-	stdout *bufio.Reader
-	pipe   *os.File // the reading end
-	stderr bytes.Buffer
-	seen   strings.Builder // the lines read so far
-}
-
-func startDemo(t *testing.T) *demoRun {
-	t.Helper()
-	d := &demoRun{tmp: t.TempDir()}
-	d.cmd = demoBin.Command(t, d.tmp)
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.cmd.Stdout = w
-	d.cmd.Stderr = &d.stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close() // the demo holds the writing end
-	d.pipe, d.stdout = r, bufio.NewReader(r)
-	t.Cleanup(func() {
-		r.Close()
-		if d.cmd.ProcessState == nil { // a failed test: do not leave it running
-			_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
-			_ = d.cmd.Wait()
-		}
-		left, _ := localcmd.Leftovers(d.cmd.Process.Pid, d.tmp)
-		for _, l := range left { // after a failure only: the checks found none
-			var pid int
-			if _, err := fmt.Sscan(l, &pid); err == nil {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	})
-	return d
-}
-
-// readUntil reads lines until one satisfies match, and returns it.
-func (d *demoRun) readUntil(t *testing.T, what string, match func(string) bool) string {
-	t.Helper()
-	for {
-		line, err := d.stdout.ReadString('\n')
-		d.seen.WriteString(line)
-		if match(strings.TrimSuffix(line, "\n")) {
-			return line
-		}
-		if err != nil {
-			t.Fatalf("the demo's output ended (%v) before %s:\n%s\nstderr:\n%s", err, what, d.seen.String(), d.stderr.String())
-		}
-	}
-}
-
-// wait reads the rest of the output and returns the exit status.
-func (d *demoRun) wait(t *testing.T) (string, int) {
-	t.Helper()
-	rest, _ := io.ReadAll(d.stdout)
-	d.seen.Write(rest)
-	localcmdtest.Exited(t, d.cmd.Wait())
-	return d.seen.String(), d.cmd.ProcessState.ExitCode()
-}
-
-// checkNothingLeft fails the test if a process the demo started still runs
-// or its TMPDIR is not empty.
-func (d *demoRun) checkNothingLeft(t *testing.T) {
-	t.Helper()
-	localcmdtest.CheckNothingLeft(t, "the demo", d.cmd.Process.Pid, d.tmp)
-}
-
 // standIns returns the pids of the processes running in the demo's working
 // folder (`go tool` and the emulator; the bootstrap once invoked).
-func (d *demoRun) standIns(t *testing.T) []int {
+func standIns(t *testing.T, d *localcmdtest.Running) []int {
 	t.Helper()
-	left, err := localcmd.Leftovers(0, d.tmp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pids []int
-	for _, l := range left {
-		var pid int
-		if _, err := fmt.Sscan(l, &pid); err == nil {
-			pids = append(pids, pid)
-		}
-	}
+	pids := d.InFolder(t)
 	if len(pids) == 0 {
 		t.Fatal("no process of the demo names its working folder")
 	}
@@ -132,12 +43,12 @@ func isStep(line string) bool {
 // before its stages table, it ends with what to do next, and it leaves
 // nothing behind.
 func TestDemo(t *testing.T) {
-	d := startDemo(t)
-	out, code := d.wait(t)
+	d := demoBin.Start(t)
+	out, code := d.Wait(t)
 	if code != 0 {
-		t.Fatalf("exit status %d\n%s\nstderr:\n%s", code, out, d.stderr.String())
+		t.Fatalf("exit status %d\n%s\nstderr:\n%s", code, out, d.Stderr.String())
 	}
-	d.checkNothingLeft(t)
+	d.CheckNothingLeft(t)
 
 	rotations, steps := 0, -1
 	for _, line := range strings.Split(out, "\n") {
@@ -174,16 +85,15 @@ func TestDemo(t *testing.T) {
 // TestDemoClosedPipe is `make demo | head -3`: the reader goes away, the
 // demo's next write fails, and it stops everything before exiting 141.
 func TestDemoClosedPipe(t *testing.T) {
-	d := startDemo(t)
+	d := demoBin.Start(t)
 	for range 3 {
-		d.readUntil(t, "three lines", func(string) bool { return true })
+		d.ReadUntil(t, "three lines", func(string) bool { return true })
 	}
-	d.pipe.Close()
-	localcmdtest.Exited(t, d.cmd.Wait())
-	if code := d.cmd.ProcessState.ExitCode(); code != 141 {
-		t.Errorf("exit status %d, want 141 (a write to a closed pipe)\nstderr:\n%s", code, d.stderr.String())
+	d.CloseOutput()
+	if _, code := d.Wait(t); code != 141 {
+		t.Errorf("exit status %d, want 141 (a write to a closed pipe)\nstderr:\n%s", code, d.Stderr.String())
 	}
-	d.checkNothingLeft(t)
+	d.CheckNothingLeft(t)
 }
 
 // TestDemoSignals interrupts the demo: after the first rotation, and while
@@ -191,54 +101,54 @@ func TestDemoClosedPipe(t *testing.T) {
 // certainly waiting for an invocation when the signal comes.
 func TestDemoSignals(t *testing.T) {
 	t.Run("SIGINT after the first rotation", func(t *testing.T) {
-		d := startDemo(t)
-		d.readUntil(t, "the second rotation", func(l string) bool { return strings.HasPrefix(l, "Rotation 2:") })
-		_ = d.cmd.Process.Signal(syscall.SIGINT)
-		out, code := d.wait(t)
+		d := demoBin.Start(t)
+		d.ReadUntil(t, "the second rotation", func(l string) bool { return strings.HasPrefix(l, "Rotation 2:") })
+		_ = d.Cmd.Process.Signal(syscall.SIGINT)
+		out, code := d.Wait(t)
 		switch code {
 		case 130:
-			if !strings.Contains(d.stderr.String(), "interrupted by SIGINT") {
-				t.Errorf("stderr does not say it was interrupted:\n%s", d.stderr.String())
+			if !strings.Contains(d.Stderr.String(), "interrupted by SIGINT") {
+				t.Errorf("stderr does not say it was interrupted:\n%s", d.Stderr.String())
 			}
 		case 0:
 			t.Logf("the demo finished before the signal came")
 		default:
-			t.Errorf("exit status %d, want 130\n%s\nstderr:\n%s", code, out, d.stderr.String())
+			t.Errorf("exit status %d, want 130\n%s\nstderr:\n%s", code, out, d.Stderr.String())
 		}
-		d.checkNothingLeft(t)
+		d.CheckNothingLeft(t)
 	})
 
 	t.Run("SIGINT at the end of the first rotation, emulator frozen", func(t *testing.T) {
-		d := startDemo(t)
-		d.readUntil(t, "the emulator's address", func(l string) bool { return strings.HasPrefix(l, "  Lambda runtime emulator") })
-		pids := d.standIns(t)
-		d.readUntil(t, "the first finishSecret", func(l string) bool { return strings.HasPrefix(l, "  finishSecret ") })
+		d := demoBin.Start(t)
+		d.ReadUntil(t, "the emulator's address", func(l string) bool { return strings.HasPrefix(l, "  Lambda runtime emulator") })
+		pids := standIns(t, d)
+		d.ReadUntil(t, "the first finishSecret", func(l string) bool { return strings.HasPrefix(l, "  finishSecret ") })
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGSTOP)
 		}
-		_ = d.cmd.Process.Signal(syscall.SIGINT)
-		out, code := d.wait(t)
+		_ = d.Cmd.Process.Signal(syscall.SIGINT)
+		out, code := d.Wait(t)
 		if code != 130 {
-			t.Errorf("exit status %d, want 130\n%s\nstderr:\n%s", code, out, d.stderr.String())
+			t.Errorf("exit status %d, want 130\n%s\nstderr:\n%s", code, out, d.Stderr.String())
 		}
-		d.checkNothingLeft(t)
+		d.CheckNothingLeft(t)
 	})
 
 	t.Run("SIGTERM before the first rotation, emulator frozen", func(t *testing.T) {
-		d := startDemo(t)
-		d.readUntil(t, "the emulator's address", func(l string) bool { return strings.HasPrefix(l, "  Lambda runtime emulator") })
-		for _, pid := range d.standIns(t) {
+		d := demoBin.Start(t)
+		d.ReadUntil(t, "the emulator's address", func(l string) bool { return strings.HasPrefix(l, "  Lambda runtime emulator") })
+		for _, pid := range standIns(t, d) {
 			_ = syscall.Kill(pid, syscall.SIGSTOP)
 		}
-		d.readUntil(t, "the first rotation", func(l string) bool { return strings.HasPrefix(l, "Rotation 1:") })
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		out, code := d.wait(t)
+		d.ReadUntil(t, "the first rotation", func(l string) bool { return strings.HasPrefix(l, "Rotation 1:") })
+		_ = d.Cmd.Process.Signal(syscall.SIGTERM)
+		out, code := d.Wait(t)
 		if code != 143 {
-			t.Errorf("exit status %d, want 143\n%s\nstderr:\n%s", code, out, d.stderr.String())
+			t.Errorf("exit status %d, want 143\n%s\nstderr:\n%s", code, out, d.Stderr.String())
 		}
-		if !strings.Contains(d.stderr.String(), "interrupted by SIGTERM") {
-			t.Errorf("stderr does not say it was interrupted:\n%s", d.stderr.String())
+		if !strings.Contains(d.Stderr.String(), "interrupted by SIGTERM") {
+			t.Errorf("stderr does not say it was interrupted:\n%s", d.Stderr.String())
 		}
-		d.checkNothingLeft(t)
+		d.CheckNothingLeft(t)
 	})
 }

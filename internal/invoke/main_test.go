@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +9,7 @@ import (
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localcmd/localcmdtest"
 )
 
-var bin = &localcmdtest.Binary{Name: "invoke", Skip: "builds the command and runs the bootstrap under the runtime emulator"}
+var bin = &localcmdtest.Binary{Name: "invoke", Dir: "../..", Skip: "builds the command and runs the bootstrap under the runtime emulator"}
 
 func TestMain(m *testing.M) { os.Exit(bin.Run(m)) }
 
@@ -22,33 +19,14 @@ type result struct {
 	code           int
 }
 
-// command returns the command for args, run from the module root (as make
-// runs it) in a process group of its own with TMPDIR set to tmp.
-func command(t *testing.T, tmp string, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := bin.Command(t, tmp, args...)
-	cmd.Dir = "../.."
-	return cmd
-}
-
-// invokeCmd runs the command to its end and checks it left nothing behind.
+// invokeCmd runs the command for args from the module root (as make runs
+// it) to its end, and checks it left nothing behind.
 func invokeCmd(t *testing.T, args ...string) result {
 	t.Helper()
-	tmp := t.TempDir()
-	cmd := command(t, tmp, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	localcmdtest.Exited(t, cmd.Run())
-	checkNothingLeft(t, cmd.Process.Pid, tmp)
-	return result{out.String(), errOut.String(), cmd.ProcessState.ExitCode()}
-}
-
-// checkNothingLeft fails the test if a process the command started still
-// runs (in its process group, or naming its working folder: `go tool`, the
-// emulator and the bootstrap do) or tmp is not empty.
-func checkNothingLeft(t *testing.T, pgid int, tmp string) {
-	t.Helper()
-	localcmdtest.CheckNothingLeft(t, "the command", pgid, tmp)
+	r := bin.Start(t, args...)
+	stdout, code := r.Wait(t)
+	r.CheckNothingLeft(t)
+	return result{stdout, r.Stderr.String(), code}
 }
 
 // TestEvents sends each sample event as written: the function refuses it,
@@ -130,28 +108,13 @@ func TestUsage(t *testing.T) {
 
 // TestClosedPipe is `make invoke EVENT=… | head -1`.
 func TestClosedPipe(t *testing.T) {
-	tmp := t.TempDir()
-	cmd := command(t, tmp, "events/createSecret.json")
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
+	r := bin.Start(t, "events/createSecret.json")
+	r.ReadUntil(t, "a line", func(string) bool { return true })
+	r.CloseOutput()
+	if _, code := r.Wait(t); code != 141 {
+		t.Errorf("exit status %d, want 141\nstderr:\n%s", code, r.Stderr.String())
 	}
-	cmd.Stdout = w
-	var errOut bytes.Buffer
-	cmd.Stderr = &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	if _, err := bufio.NewReader(r).ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	localcmdtest.Exited(t, cmd.Wait())
-	if code := cmd.ProcessState.ExitCode(); code != 141 {
-		t.Errorf("exit status %d, want 141\nstderr:\n%s", code, errOut.String())
-	}
-	checkNothingLeft(t, cmd.Process.Pid, tmp)
+	r.CheckNothingLeft(t)
 }
 
 func TestParseEvent(t *testing.T) {
