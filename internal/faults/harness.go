@@ -591,29 +591,22 @@ func (e *env) checkApplication(secretString string) string {
 // over (every field but rewritten), in order, with their compact JSON
 // values.
 func keptFields(secretString string, rewritten []string) ([]field, error) {
-	dec := json.NewDecoder(strings.NewReader(secretString))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(secretString)); err != nil || !bytes.HasPrefix(compact.Bytes(), []byte("{")) {
 		return nil, errors.New("not a JSON object")
 	}
+	// One JSON object, without white space: no read below fails, and every
+	// value comes out compact.
+	dec := json.NewDecoder(&compact)
+	_, _ = dec.Token() // the opening brace
 	var out []field
 	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, _ := tok.(string)
+		tok, _ := dec.Token()
 		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, err
+		_ = dec.Decode(&raw)
+		if key := tok.(string); !slices.Contains(rewritten, key) {
+			out = append(out, field{key, string(raw)})
 		}
-		if slices.Contains(rewritten, key) {
-			continue
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, raw); err != nil {
-			return nil, err
-		}
-		out = append(out, field{key, buf.String()})
 	}
 	return out, nil
 }
