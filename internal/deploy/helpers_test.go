@@ -92,6 +92,12 @@ func (tp *template) resource(t *testing.T, id, typ string) map[string]any {
 	return r
 }
 
+// properties returns the Properties of resource id, which must be a typ.
+func (tp *template) properties(t *testing.T, id, typ string) map[string]any {
+	t.Helper()
+	return asMap(tp.resource(t, id, typ)["Properties"])
+}
+
 // resourcesOfType returns the logical ids of the resources of a type, sorted.
 func (tp *template) resourcesOfType(typ string) []string {
 	var ids []string

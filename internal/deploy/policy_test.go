@@ -55,8 +55,7 @@ func TestRolePolicy(t *testing.T) {
 
 	t.Run("shape", func(t *testing.T) {
 		t.Parallel()
-		role := tp.resource(t, roleID, "AWS::IAM::Role")
-		props := asMap(role["Properties"])
+		props := tp.properties(t, roleID, "AWS::IAM::Role")
 		if props["ManagedPolicyArns"] != nil {
 			t.Errorf("ManagedPolicyArns = %v: managed policies (AWSLambdaBasicExecutionRole, ...) are wider than the function needs", props["ManagedPolicyArns"])
 		}

@@ -179,15 +179,8 @@ func TestSecretAndSchedule(t *testing.T) {
 
 	t.Run("placeholder", func(t *testing.T) {
 		t.Parallel()
-		props := asMap(tp.resource(t, secretID, "AWS::SecretsManager::Secret")["Properties"])
-		if props["GenerateSecretString"] != nil {
-			t.Error("the secret must start from the placeholder, not a generated value")
-		}
-		s, _ := props["SecretString"].(string)
 		var fields map[string]any
-		if err := json.Unmarshal([]byte(s), &fields); err != nil {
-			t.Fatalf("SecretString %q is not a JSON object: %v", s, err)
-		}
+		_, s := tp.placeholder(t, secretID, &fields)
 		if want := map[string]any{clickwrap.FieldClientID: "", clickwrap.FieldClientSecret: ""}; !equal(fields, want) {
 			t.Errorf("SecretString = %s, want the placeholder {\"client_id\":\"\",\"client_secret\":\"\"}", s)
 		}
@@ -307,6 +300,22 @@ func checkSecretPolicies(t *testing.T, tp *template, id string) {
 	}
 }
 
+// placeholder returns the Properties of secret id, which the stack creates,
+// and its SecretString, decoded into v: the placeholder the secret must
+// start from, never a generated value.
+func (tp *template) placeholder(t *testing.T, id string, v any) (map[string]any, string) {
+	t.Helper()
+	props := tp.properties(t, id, "AWS::SecretsManager::Secret")
+	if props["GenerateSecretString"] != nil {
+		t.Errorf("%s must start from the placeholder, not a generated value", id)
+	}
+	s, _ := props["SecretString"].(string)
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("%s SecretString %q is not JSON of the placeholder's shape: %v", id, s, err)
+	}
+	return props, s
+}
+
 // TestSecretsRetention: every secret the stack may create outlives the
 // stack, and none outlives a failed first deploy (see secretPolicies).
 func TestSecretsRetention(t *testing.T) {
@@ -334,18 +343,10 @@ func TestCredentialsSecret(t *testing.T) {
 
 	t.Run("placeholder", func(t *testing.T) {
 		t.Parallel()
-		r := tp.resource(t, credentialsID, "AWS::SecretsManager::Secret")
-		props := asMap(r["Properties"])
-		if props["GenerateSecretString"] != nil {
-			t.Error("the credentials secret must start from the placeholder, not a generated value")
-		}
-		s, _ := props["SecretString"].(string)
 		var placeholder struct {
 			Applications []map[string]any `json:"applications"`
 		}
-		if err := json.Unmarshal([]byte(s), &placeholder); err != nil {
-			t.Fatalf("SecretString %q is not JSON: %v", s, err)
-		}
+		props, s := tp.placeholder(t, credentialsID, &placeholder)
 		empty := map[string]any{clickwrap.FieldClientID: "", clickwrap.FieldClientSecret: ""}
 		if n := len(placeholder.Applications); n < 1 || n > 2 || slices.ContainsFunc(placeholder.Applications, func(a map[string]any) bool { return !equal(a, empty) }) {
 			t.Errorf("SecretString = %s, want {\"applications\": [...]} with one or two empty {\"client_id\":\"\",\"client_secret\":\"\"}", s)
@@ -478,7 +479,7 @@ func checkSplitPlaceholder(t *testing.T, d *deployed, split map[string]any) {
 func TestAlerts(t *testing.T) {
 	t.Parallel()
 	tp := loadTemplate(t)
-	alarm := asMap(tp.resource(t, alarmID, "AWS::CloudWatch::Alarm")["Properties"])
+	alarm := tp.properties(t, alarmID, "AWS::CloudWatch::Alarm")
 	for key, want := range map[string]any{
 		"Namespace":  "AWS/Lambda",
 		"MetricName": "Errors",
