@@ -5,13 +5,8 @@ import (
 	"errors"
 	"maps"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap/clickwraptest"
 	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
@@ -90,21 +85,6 @@ func TestStalePendingAbandonedInTestSecret(t *testing.T) {
 			w.assertNoLeak()
 		})
 	}
-}
-
-// configTest makes what Secrets Manager makes for a configuration test
-// (RotateImmediately=false): a pending version holding value (a copy of
-// AWSCURRENT's, in the service), and returns its testSecret event.
-func (w *world) configTest(value string) rotation.Event {
-	w.t.Helper()
-	ev := w.pendingEvent(string(rotation.TestSecret))
-	if _, err := w.sm.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(w.arn), ClientRequestToken: aws.String(ev.ClientRequestToken), SecretString: aws.String(value),
-		VersionStages: []string{"AWSPENDING"}, RotationToken: aws.String(ev.RotationToken),
-	}); err != nil {
-		w.t.Fatal(err)
-	}
-	return ev
 }
 
 // TestConfigurationTest: the service's configuration test copies AWSCURRENT
@@ -237,45 +217,6 @@ func TestPendingWithNoCredentialIsAbandoned(t *testing.T) {
 	}
 }
 
-// laggingReads stands for Secrets Manager's eventual consistency: after each
-// successful PutSecretValue, the next lagAfterPut GetSecretValue calls naming
-// that version answer ResourceNotFoundException, as a replica that has not
-// seen the write does. staleNext arms more such answers by hand.
-type laggingReads struct {
-	rotation.SecretsManager
-	mu          sync.Mutex
-	lagAfterPut int
-	version     string
-	left        int
-	stale       int // stale answers given
-}
-
-func (l *laggingReads) staleNext(version string, n int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.version, l.left = version, n
-}
-
-func (l *laggingReads) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error) {
-	out, err := l.SecretsManager.PutSecretValue(ctx, in, opts...)
-	if err == nil {
-		l.staleNext(aws.ToString(in.ClientRequestToken), l.lagAfterPut)
-	}
-	return out, err
-}
-
-func (l *laggingReads) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	l.mu.Lock()
-	if l.left > 0 && aws.ToString(in.VersionId) == l.version {
-		l.left--
-		l.stale++
-		l.mu.Unlock()
-		return nil, &types.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret value for VersionId: " + l.version)}
-	}
-	l.mu.Unlock()
-	return l.SecretsManager.GetSecretValue(ctx, in, opts...)
-}
-
 // TestReadAfterWriteLag: PutSecretValue succeeded in this container, and a
 // later read of the pending version is stale. The container never mints for
 // that version again: one mint in all, one PutSecretValue.
@@ -339,26 +280,6 @@ func TestReadAfterWriteLag(t *testing.T) {
 			w.assertNoLeak()
 		})
 	}
-}
-
-// agedVersions rewrites the CreatedDate GetSecretValue returns: shifted by
-// age, or removed when drop is set.
-type agedVersions struct {
-	rotation.SecretsManager
-	age  time.Duration
-	drop bool
-}
-
-func (a agedVersions) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
-	out, err := a.SecretsManager.GetSecretValue(ctx, in, opts...)
-	if err == nil && out.CreatedDate != nil {
-		if a.drop {
-			out.CreatedDate = nil
-		} else {
-			out.CreatedDate = aws.Time(out.CreatedDate.Add(-a.age))
-		}
-	}
-	return out, err
 }
 
 // TestPropagationGrace: a new credential that the service refuses at first
