@@ -43,17 +43,9 @@ func (c *Client) NewPending(ctx context.Context, current string) (string, error)
 
 // newPendingSplit is NewPending for a token secret in the split form.
 func (c *Client) newPendingSplit(ctx context.Context, s *Secret) (string, error) {
-	creds, err := c.readCredentials(ctx, s.CredentialsSecret)
+	creds, err := c.splitCredentials(ctx, s)
 	if err != nil {
 		return "", err
-	}
-	// The client secrets go only where the credentials secret says: a
-	// token_url in the token secret (writable by more people) must agree.
-	if s.TokenURL != "" && s.TokenEndpoint() != creds.tokenEndpoint() {
-		return "", &FieldError{Field: FieldTokenURL, Problem: fmt.Sprintf("differs from the token endpoint of credentials secret %s (its token_url, default %s): "+
-			"in the split form the client secrets are sent only where the credentials secret says, so that whoever can write the token secret "+
-			"cannot have them sent elsewhere. Put token_url in the credentials secret, or remove it from the token secret. Nothing was minted",
-			s.CredentialsSecret, DefaultTokenURL)}
 	}
 	app := creds.Next(s.ClientID)
 	// The secret minted with holds the application's credentials and the
@@ -67,6 +59,45 @@ func (c *Client) newPendingSplit(ctx context.Context, s *Secret) (string, error)
 	p.ClientID = app.ClientID
 	p.ClientSecret = "" // ParseSecret refused one already; never write one here
 	return marshalSecret(p)
+}
+
+// splitCredentials reads the credentials secret of s, a token secret in the
+// split form, and checks that s agrees with it: the client secrets go only
+// where the credentials secret says, so a token_url in the token secret
+// (writable by more people) must be the credentials secret's.
+func (c *Client) splitCredentials(ctx context.Context, s *Secret) (*Credentials, error) {
+	creds, err := c.readCredentials(ctx, s.CredentialsSecret)
+	if err != nil {
+		return nil, err
+	}
+	if s.TokenURL != "" && s.TokenEndpoint() != creds.tokenEndpoint() {
+		return nil, &FieldError{Field: FieldTokenURL, Problem: fmt.Sprintf("differs from the token endpoint of credentials secret %s (its token_url, default %s): "+
+			"in the split form the client secrets are sent only where the credentials secret says, so that whoever can write the token secret "+
+			"cannot have them sent elsewhere. Put token_url in the credentials secret, or remove it from the token secret. Nothing was minted",
+			s.CredentialsSecret, DefaultTokenURL)}
+	}
+	return creds, nil
+}
+
+// CheckConfiguration is rotation's ConfigurationChecker: it checks, without
+// minting or sending anything to Clickwrap, that the token secret
+// secretString can be rotated. The secret must parse ([ParseSecret]); in the
+// split form its credentials secret is read (one GetSecretValue through
+// [Client.Secrets]) and must be well formed ([ReadCredentials]), and a
+// token_url in the token secret must be the credentials secret's. The errors
+// are NewPending's for the same faults: a [*FieldError] or a
+// [*CredentialsError] naming the secret and the member at fault, never a
+// value. The inline form needs no call.
+func (c *Client) CheckConfiguration(ctx context.Context, secretString string) error {
+	s, err := ParseSecret(secretString)
+	if err != nil {
+		return err
+	}
+	if s.CredentialsSecret == "" {
+		return nil
+	}
+	_, err = c.splitCredentials(ctx, s)
+	return err
 }
 
 // tokenEndpoint is where the applications' credentials may be sent.

@@ -1,6 +1,7 @@
 package clickwrap_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -435,5 +436,79 @@ func TestTokenSourceServesAMisplacedSecret(t *testing.T) {
 	}
 	if _, err := clickwrap.ParseSecret(s.tokenSecret(s.creds, map[string]any{"client_secret": app1Secret})); err == nil {
 		t.Error("ParseSecret, as the rotation uses it, accepted a client_secret beside credentials_secret")
+	}
+}
+
+// TestCheckConfiguration: the configuration test's check finds what would
+// stop NewPending from minting, with NewPending's errors, and sends nothing
+// to Clickwrap; the inline form needs no call.
+func TestCheckConfiguration(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		secret func(s *split) string
+		gets   int    // GetSecretValue calls
+		want   string // the error's Field, or "-" for none; "" with wantOK
+		wantOK bool
+		words  []string
+	}{
+		{name: "split form", secret: func(s *split) string { return s.tokenSecret(s.creds, nil) }, gets: 1, wantOK: true},
+		{name: "inline form", secret: func(s *split) string {
+			return `{"client_id":"` + app1 + `","client_secret":"` + app1Secret + `","api_url":"` + s.cw.APIURL() + `"}`
+		}, wantOK: true},
+		{name: "malformed token secret", secret: func(s *split) string {
+			return s.tokenSecret(s.creds, map[string]any{"api_url": "http://plain.example"})
+		},
+			want: clickwrap.FieldAPIURL, words: []string{"https://"}},
+		{name: "credentials secret missing", secret: func(s *split) string { return s.tokenSecret("clickwrap/none", nil) },
+			gets: 1, want: "-", words: []string{"clickwrap/none", "not found"}},
+		{name: "credentials secret malformed", secret: func(s *split) string {
+			return s.tokenSecret(s.sm.CreateSecret("c", `{"applications":[]}`), nil)
+		}, gets: 1, want: "applications", words: []string{"is empty"}},
+		{name: "token_url not the credentials secret's", secret: func(s *split) string {
+			return s.tokenSecret(s.creds, map[string]any{"token_url": "https://elsewhere.example/oauth/token"})
+		}, gets: 1, want: clickwrap.FieldTokenURL, words: []string{"credentials secret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSplit(t)
+			secret := tt.secret(s)
+			s.sm.ResetCalls()
+			err := s.c.CheckConfiguration(context.Background(), secret)
+			if tt.wantOK != (err == nil) {
+				t.Fatalf("CheckConfiguration = %v, want ok %t", err, tt.wantOK)
+			}
+			if !tt.wantOK {
+				var fe *clickwrap.FieldError
+				var ce *clickwrap.CredentialsError
+				switch {
+				case errors.As(err, &fe):
+					if fe.Field != tt.want {
+						t.Errorf("FieldError names %q, want %q", fe.Field, tt.want)
+					}
+				case errors.As(err, &ce):
+					if got := cmp.Or(ce.Field, "-"); got != tt.want {
+						t.Errorf("CredentialsError names %q, want %q", got, tt.want)
+					}
+				default:
+					t.Errorf("error %v (%T) is neither a FieldError nor a CredentialsError", err, err)
+				}
+				for _, w := range tt.words {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not say %q", err, w)
+					}
+				}
+				if strings.Contains(err.Error(), app1Secret) || strings.Contains(err.Error(), app2Secret) {
+					t.Error("the error holds a client secret")
+				}
+			}
+			if n := s.sm.Calls()["GetSecretValue"]; n != tt.gets {
+				t.Errorf("GetSecretValue called %d times, want %d", n, tt.gets)
+			}
+			if st := s.cw.Stats(); st.TokenRequests != 0 || st.APIRequests != 0 {
+				t.Errorf("sandbox %+v: nothing may be sent to Clickwrap", st)
+			}
+		})
 	}
 }

@@ -1,10 +1,13 @@
 package rotation_test
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"strings"
 	"testing"
+
+	"github.com/clickwrap-rotator/clickwrap-rotator/rotation"
 )
 
 // The split form: the token secret names a credentials secret holding two
@@ -175,6 +178,70 @@ func TestSplitFormCredentialsUnusable(t *testing.T) {
 			}
 			if id, _ := w.current(); id != first {
 				t.Error("AWSCURRENT moved")
+			}
+			w.assertNoLeak()
+		})
+	}
+}
+
+// TestConfigurationTestChecksCredentials: in the split form, the
+// configuration test reads the credentials secret (one GetSecretValue more)
+// and fails when rotation could not mint with it, naming the secret and the
+// member at fault, instead of passing until the first rotation fails.
+// Nothing is minted either way.
+func TestConfigurationTestChecksCredentials(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		// credentials replaces the credentials secret's value ("" keeps it);
+		// missing names a secret that does not exist instead.
+		credentials string
+		missing     bool
+		wantErr     []string // none: the test passes
+	}{
+		{name: "well formed"},
+		{name: "missing", missing: true, wantErr: []string{"cannot rotate", "clickwrap/no-such-credentials", "not found", "Nothing was minted"}},
+		{name: "no applications", credentials: `{"applications":[]}`, wantErr: []string{"cannot rotate", `field "applications"`, "is empty"}},
+		{name: "not JSON", credentials: "app:secret", wantErr: []string{"cannot rotate", "not a JSON object"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w, _ := newSplitWorld(t)
+			_, cur := w.current()
+			switch {
+			case tt.missing:
+				cur["credentials_secret"] = "clickwrap/no-such-credentials"
+			case tt.credentials != "":
+				cur["credentials_secret"] = w.sm.CreateSecret("clickwrap/other-credentials", tt.credentials)
+			}
+			b, err := json.Marshal(cur)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.putCurrent(string(b))
+			ev := w.configTest(string(b))
+			w.sm.ResetCalls()
+			w.cw.ResetStats()
+			err = w.handle(context.Background(), ev)
+			if (err != nil) != (tt.wantErr != nil) {
+				t.Fatalf("configuration test: %v, want an error saying %q", err, tt.wantErr)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if err == nil && !strings.Contains(w.outcome(rotation.TestSecret, ev.ClientRequestToken), "the configuration it rotates with checked") {
+				t.Errorf("outcome %q does not say the configuration was checked", w.outcome(rotation.TestSecret, ev.ClientRequestToken))
+			}
+			// The test version, AWSCURRENT, and the credentials secret.
+			want := map[string]int{"DescribeSecret": 1, "GetSecretValue": 3}
+			if got := w.sm.Calls(); !maps.Equal(got, want) {
+				t.Errorf("calls = %v, want %v", got, want)
+			}
+			if st := w.cw.Stats(); st.TokenRequests != 0 || st.APIRequests != 0 {
+				t.Errorf("Clickwrap requests %+v: a first secret's configuration test sends none", st)
 			}
 			w.assertNoLeak()
 		})

@@ -63,8 +63,14 @@
 //
 // The configuration test (RotateImmediately=false), in which Secrets
 // Manager copies AWSCURRENT into a pending version and invokes testSecret
-// alone, passes for a first secret that holds no credential yet: its outcome
-// says so, and the version is not counted as verified.
+// alone, asks whether rotation can work. When the CredentialService is a
+// [ConfigurationChecker] (the Clickwrap one is), the configuration is
+// checked without minting: a split-form secret whose credentials secret is
+// missing or malformed fails the test, not the first rotation. A first
+// secret that holds no credential yet passes: its outcome says so, and the
+// version is not counted as verified. A rejected AWSCURRENT credential
+// fails the test with an error saying that consumers are failing now and a
+// rotation replaces it; the version, the service's own, is not abandoned.
 //
 // # Calls
 //
@@ -78,9 +84,13 @@
 //     1 more GetSecretValue (AWSCURRENT), when the CredentialService is a
 //     [SourceMatcher], to compare the values; a finishSecret in the same
 //     container then needs no read for that check;
-//   - testSecret of a value with no credential: 1 more GetSecretValue
-//     (AWSCURRENT), unless it was read already, to tell the configuration
-//     test; that test costs 1 DescribeSecret, 2 GetSecretValue and 1 Verify;
+//   - testSecret of a value with no credential, or whose credential is
+//     refused for good, in a container that did not mint it: 1 more
+//     GetSecretValue (AWSCURRENT), unless it was read already, to tell the
+//     configuration test; that test costs 1 DescribeSecret, 2 GetSecretValue and 1 Verify,
+//     and one CheckConfiguration with a [ConfigurationChecker] (the Clickwrap
+//     one reads the credentials secret of a split-form secret: 1 more
+//     GetSecretValue);
 //   - abandoning a version: 1 UpdateSecretVersionStage; a stale version
 //     costs no Verify;
 //   - finishSecret in a container that did not verify the version: up to

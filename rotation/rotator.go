@@ -83,6 +83,18 @@ type SourceMatcher interface {
 	MadeFrom(pending, current string) bool
 }
 
+// ConfigurationChecker is implemented by a CredentialService that can check,
+// without making or proving a credential, that a secret's configuration lets
+// a rotation make one: for Clickwrap, that a secret in the split form names
+// a credentials secret that can be read and is well formed. testSecret calls
+// it in the service's configuration test (RotateImmediately=false) alone,
+// with the copy of AWSCURRENT's SecretString, so that a configuration that
+// cannot rotate fails when rotation is turned on, not at the first rotation.
+// Its error must say what to fix and hold no secret value.
+type ConfigurationChecker interface {
+	CheckConfiguration(ctx context.Context, secretString string) error
+}
+
 // Rotator runs rotation steps. Build it once per process (per Lambda
 // container) with [New]; it is safe for concurrent use.
 type Rotator struct {

@@ -222,15 +222,16 @@ func (r *Rotator) setSecret() (string, error) {
 //     verified, with an error saying so; the next rotation starts from the
 //     new AWSCURRENT (see checkSource). No extra call when this container
 //     stored the version from the AWSCURRENT that is still current;
+//   - the value is identical to AWSCURRENT's (read already by checkSource,
+//     or read to tell when Verify finds no credential): the service's
+//     configuration test (RotateImmediately=false), judged by
+//     configurationTest: the configuration is checked, a first secret with
+//     no credential passes, a rejected AWSCURRENT credential is an error
+//     that says to rotate now, and nothing is abandoned or remembered as
+//     verified;
 //   - Verify passes: success, remembered so that finishSecret here need not
 //     verify again;
-//   - Verify finds no credential (ErrNoCredential) and the value is
-//     identical to AWSCURRENT's: the service's configuration test
-//     (RotateImmediately=false) of a secret that holds no credential yet:
-//     success, with an outcome saying what was checked, and the version is
-//     not remembered as verified (finishSecret would verify it again, and
-//     refuse it);
-//   - Verify finds no credential otherwise: a permanent failure: abandoned;
+//   - Verify finds no credential: a permanent failure: abandoned;
 //   - Verify fails permanently: tried again while the version is younger
 //     than PropagationGrace (see verifyWithGrace); then the failure stands
 //     and the version is abandoned. If the invocation runs out of time
@@ -291,6 +292,19 @@ func (r *Rotator) verifyPending(ctx context.Context, d description, version stri
 	}
 	res := r.verifyWithGrace(ctx, value, created)
 	err := res.err
+	if r.mayBeConfigurationTest(d, version, step, current, err) {
+		if current == nil {
+			cur, rerr := r.getCurrent(ctx, d)
+			if rerr != nil {
+				return "", fmt.Errorf("verifying the pending credential: %w; and telling whether this is the service's configuration test failed: %w; "+
+					"let Secrets Manager retry", err, rerr)
+			}
+			current = cur.SecretString
+		}
+		if current != nil && *current == value {
+			return r.configurationTest(ctx, d, value, err)
+		}
+	}
 	switch {
 	case err == nil:
 		r.verified.set(d.arn, version, struct{}{})
@@ -299,20 +313,6 @@ func (r *Rotator) verifyPending(ctx context.Context, d description, version stri
 		}
 		return "pending credential verified", nil
 	case errors.Is(err, ErrNoCredential):
-		if step == TestSecret && d.currentVersion != "" {
-			if current == nil {
-				cur, rerr := r.getCurrent(ctx, d)
-				if rerr != nil {
-					return "", fmt.Errorf("the pending version holds no credential, and telling whether this is the service's configuration test failed: %w; "+
-						"let Secrets Manager retry", rerr)
-				}
-				current = cur.SecretString
-			}
-			if current != nil && *current == value {
-				return "configuration test: the secret is readable and well formed and holds no credential yet; the first rotation mints one " +
-					"(the version is not counted as verified)", nil
-			}
-		}
 		return "", r.abandon(ctx, d.arn, version, err)
 	case IsPermanent(err):
 		if res.tries > 1 {
@@ -322,6 +322,63 @@ func (r *Rotator) verifyPending(ctx context.Context, d description, version stri
 		return "", r.abandon(ctx, d.arn, version, err)
 	default:
 		return "", fmt.Errorf("verifying the pending credential: %w", err)
+	}
+}
+
+// mayBeConfigurationTest reports whether testSecret's pending value must be
+// compared with AWSCURRENT's to tell the service's configuration test:
+// when AWSCURRENT's value was read already (no cost), or when Verify found
+// no credential or failed permanently, unless this container minted the
+// version (the configuration test mints nothing). verr is Verify's result.
+func (r *Rotator) mayBeConfigurationTest(d description, version string, step Step, current *string, verr error) bool {
+	if step != TestSecret || d.currentVersion == "" {
+		return false
+	}
+	if current != nil {
+		return true
+	}
+	if _, minted := r.minted.get(d.arn, version); minted {
+		return false
+	}
+	return errors.Is(verr, ErrNoCredential) || IsPermanent(verr)
+}
+
+// configurationTest is testSecret's verdict on the service's configuration
+// test (RotateImmediately=false): a pending version holding a copy of
+// AWSCURRENT's value, which the service removes itself afterwards. verr is
+// Verify's result for that value. What is tested is whether rotation can
+// work, so the configuration is checked too (ConfigurationChecker), and a
+// failure says what to fix:
+//   - the configuration fails its check: an error naming what to fix;
+//   - Verify passes: success;
+//   - no credential yet (a first secret): success, the version not counted
+//     as verified, so a finishSecret for it verifies again and refuses it;
+//   - Verify rejects AWSCURRENT's credential: an error saying that the
+//     credential consumers hold is rejected now, and that a rotation (which
+//     mints afresh) replaces it. Nothing is abandoned: the version is the
+//     service's, which removes it;
+//   - any other failure: an error, for Secrets Manager to retry.
+func (r *Rotator) configurationTest(ctx context.Context, d description, value string, verr error) (string, error) {
+	checked := ""
+	if c, ok := r.credentials.(ConfigurationChecker); ok {
+		if err := c.CheckConfiguration(ctx, value); err != nil {
+			return "", fmt.Errorf("configuration test: the secret's configuration cannot rotate: %w", err)
+		}
+		checked = "; the configuration it rotates with checked"
+	}
+	switch {
+	case verr == nil:
+		return "configuration test: pending credential verified (a copy of AWSCURRENT's)" + checked, nil
+	case errors.Is(verr, ErrNoCredential):
+		return "configuration test: the secret is readable and well formed and holds no credential yet; the first rotation mints one " +
+			"(the version is not counted as verified)" + checked, nil
+	case IsPermanent(verr):
+		r.log.Warn("configuration test: AWSCURRENT's credential is rejected; a rotation now replaces it", "secret", d.arn)
+		return "", fmt.Errorf("configuration test: AWSCURRENT's credential is rejected (%w), so whoever reads the secret is failing now. "+
+			"The configuration itself can rotate%s: rotate now to replace the credential (aws secretsmanager rotate-secret --secret-id %s, "+
+			"without --no-rotate-immediately), then rotation on the schedule keeps it fresh", verr, checked, d.arn)
+	default:
+		return "", fmt.Errorf("configuration test: verifying AWSCURRENT's credential: %w", verr)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,67 @@ func TestConfigurationTest(t *testing.T) {
 	}
 }
 
+// TestConfigurationTestRejectedCredential: the configuration test of a
+// secret whose AWSCURRENT token Clickwrap rejects fails, saying that readers
+// of the secret fail now and that a rotation replaces the token. It is not
+// a version that "can never pass": nothing is abandoned (the test version is
+// the service's to remove), and there is no PropagationGrace for a copy.
+func TestConfigurationTestRejectedCredential(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		matcher bool
+	}{
+		// AWSCURRENT's value is read by the source check, before Verify, or
+		// read because Verify refused the credential for good: without a
+		// SourceMatcher the copy is told only then, after the
+		// PropagationGrace's tries.
+		{"values compared", true},
+		{"no SourceMatcher", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			svc := newService(w)
+			w.useRotator(nil, svc.credentials(tt.matcher))
+			if _, err := w.rotate(); err != nil {
+				t.Fatal(err)
+			}
+			firstID, _ := w.current()
+			w.revoke(firstID)
+			current, _ := w.sm.Value(w.arn, firstID)
+			ev := w.configTest(current)
+			before := w.sm.Calls()
+			start := time.Now()
+			err := w.handle(context.Background(), ev)
+			if err == nil {
+				t.Fatal("the configuration test of a rejected token passed")
+			}
+			for _, want := range []string{"configuration test", "AWSCURRENT's credential is rejected", "HTTP 401", "rotate now",
+				"rotate-secret --secret-id " + w.arn} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "can never pass") {
+				t.Errorf("error %q calls the configuration test's version one that can never pass", err)
+			}
+			want := map[string]int{"DescribeSecret": 1, "GetSecretValue": 2}
+			if got := callsDelta(before, w.sm.Calls()); !maps.Equal(got, want) {
+				t.Errorf("calls = %v, want %v: nothing abandoned", got, want)
+			}
+			if !slices.Contains(w.sm.Stages(w.arn)[ev.ClientRequestToken], "AWSPENDING") {
+				t.Errorf("stages %v: the test version lost AWSPENDING", w.sm.Stages(w.arn))
+			}
+			if took := time.Since(start); tt.matcher && took > 2*time.Second {
+				t.Errorf("took %v: a copy of AWSCURRENT was retried within the grace", took)
+			}
+			w.assertNoLeak()
+		})
+	}
+}
+
 // TestPendingWithNoCredentialIsAbandoned: a pending version made by
 // createSecret that holds no credential (a broken CredentialService) is not
 // a configuration test: testSecret abandons it at once, with no
@@ -166,12 +228,19 @@ func TestPendingWithNoCredentialIsAbandoned(t *testing.T) {
 	tests := []struct {
 		name    string
 		matcher bool
-		gets    int // GetSecretValue calls of testSecret
+		// elsewhere runs testSecret in another container, which did not
+		// mint the version.
+		elsewhere bool
+		gets      int // GetSecretValue calls of testSecret
 	}{
-		// The pending value, then AWSCURRENT's, read only to rule out the
-		// configuration test (the source check itself costs nothing here).
-		{"values compared", true, 2},
-		{"no SourceMatcher", false, 2},
+		// The pending value alone: the container minted the version, so it
+		// is no configuration test (the source check costs nothing here).
+		{"values compared", true, false, 1},
+		{"no SourceMatcher", false, false, 1},
+		// The pending value, then AWSCURRENT's: compared by the source
+		// check, or read to rule out the configuration test.
+		{"values compared, another container", true, true, 2},
+		{"no SourceMatcher, another container", false, true, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,12 +251,19 @@ func TestPendingWithNoCredentialIsAbandoned(t *testing.T) {
 			w.useRotator(nil, svc.credentials(tt.matcher))
 			firstID, _ := w.current()
 			var testCalls map[string]int
+			other := w.container(nil, svc.credentials(tt.matcher))
 			w.sm.SetInvoker(func(ctx context.Context, ev rotation.Event) error {
-				before := w.sm.Calls()
-				err := w.handle(ctx, ev)
-				if ev.Step == string(rotation.TestSecret) {
-					testCalls = callsDelta(before, w.sm.Calls())
+				if ev.Step != string(rotation.TestSecret) {
+					return w.handle(ctx, ev)
 				}
+				before := w.sm.Calls()
+				var err error
+				if tt.elsewhere {
+					err = other.Handle(ctx, ev)
+				} else {
+					err = w.handle(ctx, ev)
+				}
+				testCalls = callsDelta(before, w.sm.Calls())
 				return err
 			})
 			start := time.Now()

@@ -8,6 +8,8 @@ package main_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,32 +147,59 @@ func TestOwnersFixIsNotUndoneByAStaleRetry(t *testing.T) {
 }
 
 // TestConfigurationTestUnderLambdaEmulator: RotateImmediately=false makes
-// the service test a copy of AWSCURRENT with testSecret alone. A first
-// secret with no token yet passes (there is nothing to prove until the
-// first rotation mints one); a secret with a token has it checked. Nothing
-// is minted, AWSCURRENT is untouched, the test version is gone afterwards.
+// the service test a copy of AWSCURRENT with testSecret alone, to learn
+// whether rotation can work. A first secret with no token yet passes (there
+// is nothing to prove until the first rotation mints one); a secret with a
+// token has it checked; a split-form secret has its credentials secret
+// read and checked. A configuration that cannot rotate fails the test, and
+// so does a token Clickwrap rejects (whoever reads the secret fails now),
+// with an error that says what to do. Nothing is minted, AWSCURRENT is
+// untouched, the test version is gone afterwards.
 func TestConfigurationTestUnderLambdaEmulator(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name      string
-		withToken bool
-		checks    int
+		name string
+		// secret is the token secret's SecretString; rotated rotates it
+		// once first, so that it holds a token.
+		secret  func(st *localrun.Stack) string
+		rotated bool
+		revoke  bool // Clickwrap rejects AWSCURRENT's token
+		checks  int
+		// wantErr are words of the test's error; none means it passes.
+		wantErr []string
+		wantLog string // a word of the function's logs
 	}{
-		{"first secret without a token", false, 0},
-		{"secret with a token", true, 1},
+		{name: "first secret without a token", secret: inlineSecret, wantLog: "holds no credential yet"},
+		{name: "secret with a token", secret: inlineSecret, rotated: true, checks: 1, wantLog: "pending credential verified"},
+		{name: "rejected token", secret: inlineSecret, rotated: true, revoke: true, checks: 1,
+			wantErr: []string{"configuration test", "AWSCURRENT's credential is rejected", "HTTP 401", "rotate now", "rotate-secret --secret-id"}},
+		{name: "split form, first secret", secret: func(st *localrun.Stack) string {
+			return splitTokenSecret(st, st.Secrets.CreateSecret("clickwrap/e2e-config-credentials", credentialsFor(st)))
+		}, wantLog: "the configuration it rotates with checked"},
+		{name: "split form, credentials secret missing", secret: func(st *localrun.Stack) string {
+			return splitTokenSecret(st, "clickwrap/e2e-config-no-credentials")
+		}, wantErr: []string{"configuration test", "cannot rotate", "clickwrap/e2e-config-no-credentials", "not found"}},
+		{name: "split form, credentials secret malformed", secret: func(st *localrun.Stack) string {
+			return splitTokenSecret(st, st.Secrets.CreateSecret("clickwrap/e2e-config-credentials", `{"applications":[]}`))
+		}, wantErr: []string{"configuration test", `field "applications"`, "is empty"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			st := startStack(t)
-			arn := st.Secrets.CreateSecret("clickwrap/e2e-config", secretFor(st, st.Sandbox.APIURL()))
-			if tt.withToken {
+			arn := st.Secrets.CreateSecret("clickwrap/e2e-config", tt.secret(st))
+			if tt.rotated {
 				if _, err := rotate(t, st, arn); err != nil {
 					t.Fatal(err)
 				}
 			}
+			if tt.revoke {
+				tok, _ := secretValue(t, st, arn, currentVersion(t, st, arn))["access_token"].(string)
+				st.Sandbox.Revoke(tok)
+			}
 			before := st.Secrets.Stages(arn)
 			st.Sandbox.ResetStats()
+			st.Secrets.ResetCalls()
 			ctx := context.Background()
 			out, err := st.Secrets.Client().RotateSecret(ctx, &secretsmanager.RotateSecretInput{
 				SecretId:          aws.String(arn),
@@ -186,24 +215,35 @@ func TestConfigurationTestUnderLambdaEmulator(t *testing.T) {
 			}
 			rs := st.Secrets.Rotations(arn)
 			last := rs[len(rs)-1]
-			if last.VersionID != aws.ToString(out.VersionId) || last.Err != nil {
-				t.Fatalf("the configuration test failed: %v\nlogs:\n%s", last.Err, st.Logs())
+			if last.VersionID != aws.ToString(out.VersionId) || (last.Err != nil) != (tt.wantErr != nil) {
+				t.Fatalf("the configuration test gave %v, want an error saying %q\nlogs:\n%s", last.Err, tt.wantErr, st.Logs())
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(last.Err.Error(), w) {
+					t.Errorf("error %q does not say %q", last.Err, w)
+				}
 			}
 			if len(last.Steps) != 1 || last.Steps[0].Step != "testSecret" {
 				t.Errorf("steps run: %v, want testSecret alone", last.Steps)
 			}
-			if after := st.Secrets.Stages(arn); len(after) != len(before) {
+			if n := st.Secrets.Calls()["UpdateSecretVersionStage"] + st.Secrets.Calls()["PutSecretValue"]; n != 0 {
+				t.Errorf("the function changed %d labels or values; the test version is the service's to remove", n)
+			}
+			if after := st.Secrets.Stages(arn); !maps.EqualFunc(after, before, slices.Equal) {
 				t.Errorf("versions after the test: %v, want as before: %v", after, before)
 			}
-			if s := st.Sandbox.Stats(); s.Minted != 0 || s.APIRequests != tt.checks {
-				t.Errorf("sandbox: %d minted, %d checks; want 0 and %d", s.Minted, s.APIRequests, tt.checks)
+			if s := st.Sandbox.Stats(); s.Minted != 0 || s.TokenRequests != 0 || s.APIRequests != tt.checks {
+				t.Errorf("sandbox: %d minted, %d token requests, %d checks; want 0, 0 and %d", s.Minted, s.TokenRequests, s.APIRequests, tt.checks)
 			}
-			if !tt.withToken && !strings.Contains(st.Logs(), "configuration test") {
-				t.Errorf("no log line says what the configuration test checked:\n%s", st.Logs())
+			if !strings.Contains(st.Logs(), tt.wantLog) {
+				t.Errorf("no log line says %q:\n%s", tt.wantLog, st.Logs())
 			}
 		})
 	}
 }
+
+// inlineSecret is a first token secret in the inline form.
+func inlineSecret(st *localrun.Stack) string { return secretFor(st, st.Sandbox.APIURL()) }
 
 func currentVersion(t *testing.T, st *localrun.Stack, arn string) string {
 	t.Helper()

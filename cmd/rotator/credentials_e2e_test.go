@@ -26,6 +26,15 @@ func splitTokenSecret(st *localrun.Stack, credsID string) string {
 	return string(b)
 }
 
+// credentialsFor is a credentials secret listing the sandbox's first API
+// application, with the sandbox's token endpoint.
+func credentialsFor(st *localrun.Stack) string {
+	b, _ := json.Marshal(map[string]any{"token_url": st.Sandbox.TokenURL(), "applications": []map[string]string{
+		{"client_id": clientID, "client_secret": clientSecret},
+	}})
+	return string(b)
+}
+
 // TestSplitFormUnderLambdaEmulator: two rotations of a token secret in the
 // split form alternate the API application; each AWSCURRENT token is
 // accepted; the token secret never holds a client secret; and neither

@@ -40,12 +40,14 @@ func main() {
 	lambda.Start(rotator.Handle)
 }
 
-// The Clickwrap client is the rotation's CredentialService, and a
+// The Clickwrap client is the rotation's CredentialService; a
 // SourceMatcher, so that a stale pending version is told apart in any
-// container.
+// container; and a ConfigurationChecker, so that the configuration test
+// checks the credentials secret.
 var (
-	_ rotation.CredentialService = (*clickwrap.Client)(nil)
-	_ rotation.SourceMatcher     = (*clickwrap.Client)(nil)
+	_ rotation.CredentialService    = (*clickwrap.Client)(nil)
+	_ rotation.SourceMatcher        = (*clickwrap.Client)(nil)
+	_ rotation.ConfigurationChecker = (*clickwrap.Client)(nil)
 )
 
 // newLogger logs JSON lines on stdout, the format Lambda's JSON log setting
