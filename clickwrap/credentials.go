@@ -85,13 +85,21 @@ type Credentials struct {
 // AWSCURRENT version), [CredentialsUndecryptable] (a DecryptionFailure or a
 // KMS error), [CredentialsAccessDenied] (AccessDeniedException for the
 // caller's AWS credentials), [CredentialsReadFailed] (any other read error:
-// throttling, a 5xx, the network; Err holds it), or [CredentialsMalformed]
-// (read, but no SecretString or not usable; Field names the member).
+// throttling, a 5xx, the network, or a nil reader; Err holds the read's
+// error), or [CredentialsMalformed] (read, but no SecretString, or one that
+// is not usable: Field names the member at fault, empty when the value as a
+// whole is).
 func ReadCredentials(ctx context.Context, r SecretReader, id string) (*Credentials, error) {
+	if r == nil {
+		return nil, &CredentialsError{Secret: id, Reason: CredentialsReadFailed, Problem: "cannot be read: no Secrets Manager reader was given"}
+	}
 	out, err := r.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId:     aws.String(id),
 		VersionStage: aws.String("AWSCURRENT"),
 	})
+	if err == nil && out == nil {
+		err = errors.New("GetSecretValue returned no output and no error")
+	}
 	if err != nil {
 		reason, problem := credentialsReadReason(err)
 		return nil, &CredentialsError{Secret: id, Reason: reason, Problem: problem, Err: err}

@@ -175,6 +175,23 @@ const (
 	CredentialsReadFailed
 )
 
+// String returns the reason's Go name, or "CredentialsReason(N)".
+func (r CredentialsReason) String() string {
+	switch r {
+	case CredentialsMalformed:
+		return "CredentialsMalformed"
+	case CredentialsNotFound:
+		return "CredentialsNotFound"
+	case CredentialsUndecryptable:
+		return "CredentialsUndecryptable"
+	case CredentialsAccessDenied:
+		return "CredentialsAccessDenied"
+	case CredentialsReadFailed:
+		return "CredentialsReadFailed"
+	}
+	return fmt.Sprintf("CredentialsReason(%d)", int(r))
+}
+
 // CredentialsError says what is wrong with the credentials secret of a token
 // secret in the split form (see [Secret] and [Credentials]): it cannot be
 // read, or its value is not a usable [Credentials]. It names the secret and

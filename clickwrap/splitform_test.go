@@ -205,6 +205,15 @@ func TestNewPendingCredentialsFailures(t *testing.T) {
 			wantAs:     func(err error) bool { var df *types.DecryptionFailure; return errors.As(err, &df) },
 		},
 		{
+			name: "KMS key disabled",
+			setup: func(_ *testing.T, s *split) string {
+				s.sm.FailNext("GetSecretValue", 1, "KMSDisabledException")
+				return s.creds
+			},
+			wantReason: clickwrap.CredentialsUndecryptable,
+			words:      []string{"kms:Decrypt", "KMSDisabledException"},
+		},
+		{
 			name: "throttled",
 			setup: func(_ *testing.T, s *split) string {
 				s.sm.FailNext("GetSecretValue", 10, "ThrottlingException") // more than the SDK's retries
@@ -283,7 +292,7 @@ func TestNewPendingCredentialsFailures(t *testing.T) {
 				t.Fatalf("NewPending gave a value: %t, and %v; want a *CredentialsError and no value", pending != "", err)
 			}
 			if ce.Secret != credsID || ce.Field != tt.wantField || ce.Reason != tt.wantReason {
-				t.Errorf("Secret %q, Field %q, Reason %d; want %q, %q, %d", ce.Secret, ce.Field, ce.Reason, credsID, tt.wantField, tt.wantReason)
+				t.Errorf("Secret %q, Field %q, Reason %v; want %q, %q, %v", ce.Secret, ce.Field, ce.Reason, credsID, tt.wantField, tt.wantReason)
 			}
 			msg := err.Error()
 			words := append([]string{credsID, "Nothing was minted"}, tt.words...)
@@ -511,4 +520,35 @@ func TestCheckConfiguration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadCredentialsWithoutAnswer: with no reader, or a reader that answers
+// neither a value nor an error, ReadCredentials says it could not read the
+// secret (CredentialsReadFailed) instead of panicking.
+func TestReadCredentialsWithoutAnswer(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		r    clickwrap.SecretReader
+	}{
+		{"nil reader", nil},
+		{"no output and no error", silentReader{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			creds, err := clickwrap.ReadCredentials(context.Background(), tt.r, "clickwrap/credentials")
+			var ce *clickwrap.CredentialsError
+			if creds != nil || !errors.As(err, &ce) || ce.Reason != clickwrap.CredentialsReadFailed || ce.Secret != "clickwrap/credentials" {
+				t.Fatalf("ReadCredentials = %v, %v; want no credentials and a CredentialsReadFailed error naming the secret", creds != nil, err)
+			}
+		})
+	}
+}
+
+// silentReader answers GetSecretValue with neither output nor error.
+type silentReader struct{}
+
+func (silentReader) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return nil, nil
 }

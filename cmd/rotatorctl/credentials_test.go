@@ -314,6 +314,7 @@ func TestStatusCredentialsNotReadable(t *testing.T) {
 		{"access denied", "AccessDeniedException", []string{"cannot be read with the AWS credentials rotatorctl runs with", "AccessDeniedException",
 			"secretsmanager:GetSecretValue on the credentials secret"}},
 		{"KMS", "DecryptionFailure", []string{"cannot be decrypted", "DecryptionFailure", "kms:Decrypt"}},
+		{"KMS key disabled", "KMSDisabledException", []string{"cannot be decrypted", "KMSDisabledException", "kms:Decrypt"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

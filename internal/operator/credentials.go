@@ -133,7 +133,11 @@ func credentialsProblem(err error) (ValueKind, string) {
 	if ce.Reason == clickwrap.CredentialsAccessDenied {
 		ce.Problem = "cannot be read with the AWS credentials rotatorctl runs with"
 	}
-	return credentialsValues[ce.Reason], ce.Error()
+	v, ok := credentialsValues[ce.Reason]
+	if !ok {
+		v = ValueReadFailed // a reason this build does not know: conclude nothing
+	}
+	return v, ce.Error()
 }
 
 // credentialsFinding judges the credentials secret of a token secret in the
