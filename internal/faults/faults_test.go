@@ -217,8 +217,10 @@ func TestFieldsComparison(t *testing.T) {
 			t.Errorf("%s: compareFields = %q, want %q", tt.name, p, tt.problem)
 		}
 	}
-	if _, err := keptFields(`["not","an","object"]`, tokenFields); err == nil {
-		t.Error("keptFields accepted a JSON array")
+	for _, bad := range []string{`["not","an","object"]`, `{"a":1`, `{"a":1} trailing`, `{"a":1}{"b":2}`, `{"a":1,}`, `{"a":tru}`, ""} {
+		if _, err := keptFields(bad, tokenFields); err == nil {
+			t.Errorf("keptFields accepted %q, which is not one JSON object", bad)
+		}
 	}
 
 	// The split form: client_id names the minting application and changes

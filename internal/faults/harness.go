@@ -592,7 +592,12 @@ func (e *env) checkApplication(secretString string) string {
 // values.
 func keptFields(secretString string, rewritten []string) ([]field, error) {
 	var compact bytes.Buffer
-	if err := json.Compact(&compact, []byte(secretString)); err != nil || !bytes.HasPrefix(compact.Bytes(), []byte("{")) {
+	if err := json.Compact(&compact, []byte(secretString)); err != nil {
+		// One JSON value and nothing after it; the error names a
+		// character at most, never a value.
+		return nil, fmt.Errorf("not valid JSON: %w", err)
+	}
+	if !bytes.HasPrefix(compact.Bytes(), []byte("{")) {
 		return nil, errors.New("not a JSON object")
 	}
 	// One JSON object, without white space: no read below fails, and every

@@ -7,7 +7,6 @@ package localcmdtest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/localcmd"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/syncbuf"
 )
 
 // Binary is the command in the current folder, built once for a package's
@@ -89,8 +89,9 @@ type Running struct {
 	// Tmp is its TMPDIR, a folder of the test's, so that what it leaves
 	// behind can be found: processes naming the folder, files in it.
 	Tmp string
-	// Stderr is what it wrote to its standard error.
-	Stderr bytes.Buffer
+	// Stderr is what it wrote to its standard error; safe to read while it
+	// runs.
+	Stderr syncbuf.Buffer
 
 	name   string
 	pipe   *os.File // the reading end of its standard output
