@@ -85,11 +85,11 @@ func IsToken68(s string) bool {
 // Authorization: Bearer, over HTTPS, with no redirect followed.
 //
 // Only the API's own success answer proves a token: a 2xx from the
-// api_url host, not redirected, whose body is a JSON object that is not an
-// error object. Only the API's own refusal condemns one: a 401 or 403 that
+// api_url host, not redirected, whose body is a JSON object in the API's
+// documented shape (a "data" array or object) that is not an error object. Only the API's own refusal condemns one: a 401 or 403 that
 // is not plainly someone else's. The answers, and what they return:
 //
-//   - 2xx with a JSON object: nil.
+//   - 2xx with a JSON object holding "data": nil.
 //   - the API's refusal, a [*StatusError] that is Permanent: a 401 that is
 //     not a page, with a Bearer challenge or none (RFC 6750 section 3); a
 //     403 with the API's {"error":...} object, an empty body or a Bearer
@@ -98,8 +98,8 @@ func IsToken68(s string) bool {
 //     gateway's 302; an HTML page with any status, such as a CDN challenge
 //     or a firewall's block page; any answer marked cf-mitigated; a 403 in
 //     a CDN's or gateway's own shape; a 401 that challenges only for
-//     another scheme; a 2xx whose body is not a JSON object, or says it
-//     failed):
+//     another scheme; a 2xx whose body is not a JSON object, says it
+//     failed, or has no "data", such as a gateway's {"message":"ok"}):
 //     a [*StatusError] with NotAPI set, neither retried here nor permanent:
 //     the token is neither proven nor refused.
 //   - 404: a [*StatusError] that names api_url (the base is wrong).
@@ -231,9 +231,9 @@ func isAPIRefusal(body []byte, h http.Header) bool {
 
 // isAPIObject reports whether a 2xx body is the API's own success answer: a
 // JSON object (a UTF-8 byte-order mark and surrounding whitespace aside)
-// that does not say it failed: no "error" (other than null, false or ""),
-// no non-empty "errors", no "success": false. Otherwise it says what the
-// body is.
+// that does not say it failed (no "error" other than null, false or "", no
+// non-empty "errors", no "success": false) and that holds the API's "data"
+// member (see hasData). Otherwise it says what the body is.
 func isAPIObject(body []byte, h http.Header) (string, bool) {
 	b := trimBody(body)
 	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
@@ -254,5 +254,25 @@ func isAPIObject(body []byte, h http.Header) (string, bool) {
 	if says("error", "null", "false", `""`) || says("errors", "null", "[]", "{}") || (m["success"] != nil && string(bytes.TrimSpace(m["success"])) == "false") {
 		return "a JSON error object", false
 	}
+	if !hasData(m) {
+		return `a JSON object without the API's "data" member (the list GET /sites answers)`, false
+	}
 	return "", true
+}
+
+// hasData reports whether a JSON object holds the API's "data" member, in
+// any case, as an array or an object: the documented shape of the API's
+// answers (GET /v1.1/sites answers {"count":...,"data":[...]}, and a single
+// resource {"data":{...}}). A gateway's or mock's own 2xx JSON
+// ({"message":"ok"}, {}) has none.
+func hasData(m map[string]json.RawMessage) bool {
+	for k, v := range m {
+		if !strings.EqualFold(k, "data") {
+			continue
+		}
+		if v = bytes.TrimSpace(v); len(v) > 0 && (v[0] == '[' || v[0] == '{') {
+			return true
+		}
+	}
+	return false
 }

@@ -33,8 +33,8 @@
 // version, when the CredentialService is a [SourceMatcher], as the Clickwrap
 // one is; without one, a version of unknown origin cannot be compared).
 // With the Clickwrap CredentialService, Verify passes only on the API's own
-// success answer: a 2xx JSON object from the api_url host, with no redirect
-// followed (clickwrap.Client.Check). So AWSCURRENT moves only to a token
+// success answer: a 2xx JSON object in the API's shape (with "data") from
+// the api_url host, with no redirect followed (clickwrap.Client.Check). So AWSCURRENT moves only to a token
 // that got one; cmd/rotator's end-to-end tests and the fault matrix check
 // it under sign-in redirects, HTML pages and CDN challenges.
 //

@@ -130,6 +130,11 @@ const (
 	// WWW-Authenticate: Basic realm="proxy", with an HTML page from a proxy
 	// asking for its own sign-in.
 	InterceptProxyAuth
+	// InterceptGatewayJSON answers 200 OK, application/json, with a
+	// gateway's own JSON object ({"message":"ok","status":"healthy"}), as an
+	// API gateway's default route, a load balancer's fixed response or a
+	// mock integration answers any path: JSON, a 2xx, and not the API.
+	InterceptGatewayJSON
 )
 
 // String returns the name of the intercept, e.g. "InterceptChallenge", or
@@ -146,6 +151,8 @@ func (k Intercept) String() string {
 		return "InterceptBlockPage"
 	case InterceptProxyAuth:
 		return "InterceptProxyAuth"
+	case InterceptGatewayJSON:
+		return "InterceptGatewayJSON"
 	default:
 		return fmt.Sprintf("Intercept(%d)", int(k))
 	}
@@ -163,7 +170,7 @@ func (k Intercept) String() string {
 func (s *Server) InterceptNext(e Endpoint, n int, kind Intercept) {
 	checkEndpoint("InterceptNext", e)
 	switch kind {
-	case InterceptLoginRedirect, InterceptSignInPage, InterceptChallenge, InterceptBlockPage, InterceptProxyAuth:
+	case InterceptLoginRedirect, InterceptSignInPage, InterceptChallenge, InterceptBlockPage, InterceptProxyAuth, InterceptGatewayJSON:
 	default:
 		panic("clickwraptest: InterceptNext: unknown " + kind.String())
 	}
@@ -214,6 +221,8 @@ func (s *Server) injectIntercept(w http.ResponseWriter, r *http.Request, e Endpo
 	case InterceptProxyAuth:
 		w.Header().Set("WWW-Authenticate", `Basic realm="proxy"`)
 		writeBody(w, http.StatusUnauthorized, "text/html", proxyAuthPage)
+	case InterceptGatewayJSON:
+		writeBody(w, http.StatusOK, "application/json", gatewayJSON)
 	}
 	return true
 }
@@ -275,6 +284,7 @@ var (
 		"The request was blocked by the web application firewall.", "Reference: 0.sandbox.0")
 	proxyAuthPage = simplePage("Authentication required", "Authentication required",
 		"Sign in to the proxy to access this resource.")
+	gatewayJSON = `{"message":"ok","status":"healthy"}` + "\n"
 )
 
 // simplePage is a plain HTML page with a title, a heading and paragraphs.

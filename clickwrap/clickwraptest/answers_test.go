@@ -407,6 +407,7 @@ func TestInterceptNext(t *testing.T) {
 		{clickwraptest.InterceptChallenge, 403, html, [2]string{"Cf-Mitigated", "challenge"}, "Just a moment..."},
 		{clickwraptest.InterceptBlockPage, 403, "application/json", [2]string{}, "<html"},
 		{clickwraptest.InterceptProxyAuth, 401, "text/html", [2]string{"WWW-Authenticate", `Basic realm="proxy"`}, "<html"},
+		{clickwraptest.InterceptGatewayJSON, 200, "application/json", [2]string{}, `{"message":"ok"`},
 	}
 	for _, tt := range tests {
 		for _, credentials := range []bool{true, false} {
@@ -444,8 +445,10 @@ func TestInterceptNext(t *testing.T) {
 				if !strings.Contains(string(r.body), tt.wantInBody) {
 					t.Errorf("body %q does not contain %q", r.body, tt.wantInBody)
 				}
-				if json.Valid(r.body) {
-					t.Errorf("body %q is JSON, want an HTML page", r.body)
+				// A page, or for the gateway a JSON object that is not the
+				// API's (no "data").
+				if gateway := tt.kind == clickwraptest.InterceptGatewayJSON; json.Valid(r.body) != gateway || strings.Contains(string(r.body), `"data"`) {
+					t.Errorf("body %q: want an HTML page, or a gateway's JSON object without data", r.body)
 				}
 
 				after := s.Stats()
@@ -484,6 +487,7 @@ func TestInterceptTokenEndpoint(t *testing.T) {
 		{"sign-in page via EndpointAny", clickwraptest.EndpointAny, clickwraptest.InterceptSignInPage, 200, [2]string{"Content-Type", "text/html; charset=utf-8"}},
 		{"block page", clickwraptest.EndpointToken, clickwraptest.InterceptBlockPage, 403, [2]string{"Content-Type", "application/json"}},
 		{"proxy auth", clickwraptest.EndpointToken, clickwraptest.InterceptProxyAuth, 401, [2]string{"WWW-Authenticate", `Basic realm="proxy"`}},
+		{"gateway JSON", clickwraptest.EndpointToken, clickwraptest.InterceptGatewayJSON, 200, [2]string{"Content-Type", "application/json"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -940,6 +944,7 @@ func TestStringers(t *testing.T) {
 		clickwraptest.InterceptChallenge:     "InterceptChallenge",
 		clickwraptest.InterceptBlockPage:     "InterceptBlockPage",
 		clickwraptest.InterceptProxyAuth:     "InterceptProxyAuth",
+		clickwraptest.InterceptGatewayJSON:   "InterceptGatewayJSON",
 		clickwraptest.Intercept(0):           "Intercept(0)",
 		clickwraptest.AuthJSONBody:           "AuthJSONBody",
 		clickwraptest.AuthJSONBody + 1:       "AuthStyle(4)",

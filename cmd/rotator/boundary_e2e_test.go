@@ -27,9 +27,10 @@ func secretFor(st *localrun.Stack, apiURL string) string {
 		`","api_url":"` + apiURL + `"}`
 }
 
-// TestNotTheAPIsAnswerUnderLambdaEmulator: a page from something in front
-// of the API (a sign-in redirect, a sign-in page with 200, a CDN challenge
-// with 403) neither proves nor condemns the pending token. The rotation
+// TestNotTheAPIsAnswerUnderLambdaEmulator: an answer from something in
+// front of the API (a sign-in redirect, a sign-in page with 200, a CDN
+// challenge with 403, a gateway's own JSON with 200) neither proves nor
+// condemns the pending token. The rotation
 // fails with AWSPENDING kept and AWSCURRENT untouched; the service's retry,
 // once the page is gone, promotes the same token with no second mint.
 func TestNotTheAPIsAnswerUnderLambdaEmulator(t *testing.T) {
@@ -42,6 +43,7 @@ func TestNotTheAPIsAnswerUnderLambdaEmulator(t *testing.T) {
 		{"login redirect on the check", clickwraptest.InterceptLoginRedirect, "HTTP 302 with a redirect to"},
 		{"sign-in page with 200", clickwraptest.InterceptSignInPage, "HTTP 200 with an HTML page"},
 		{"CDN challenge 403 once", clickwraptest.InterceptChallenge, "HTTP 403 with an HTML page"},
+		{"a gateway's own JSON with 200", clickwraptest.InterceptGatewayJSON, `HTTP 200 with a JSON object without the API's "data" member`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
