@@ -200,9 +200,9 @@ func TestConfigurationTestChecksCredentials(t *testing.T) {
 		wantErr     []string // none: the test passes
 	}{
 		{name: "well formed"},
-		{name: "missing", missing: true, wantErr: []string{"cannot rotate", "clickwrap/no-such-credentials", "not found", "Nothing was minted"}},
-		{name: "no applications", credentials: `{"applications":[]}`, wantErr: []string{"cannot rotate", `field "applications"`, "is empty"}},
-		{name: "not JSON", credentials: "app:secret", wantErr: []string{"cannot rotate", "not a JSON object"}},
+		{name: "missing", missing: true, wantErr: []string{"the configuration check failed", "clickwrap/no-such-credentials", "not found", "Nothing was minted"}},
+		{name: "no applications", credentials: `{"applications":[]}`, wantErr: []string{"the configuration check failed", `field "applications"`, "is empty"}},
+		{name: "not JSON", credentials: "app:secret", wantErr: []string{"the configuration check failed", "not a JSON object"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

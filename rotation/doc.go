@@ -64,13 +64,15 @@
 // The configuration test (RotateImmediately=false), in which Secrets
 // Manager copies AWSCURRENT into a pending version and invokes testSecret
 // alone, asks whether rotation can work. When the CredentialService is a
-// [ConfigurationChecker] (the Clickwrap one is), the configuration is
-// checked without minting: a split-form secret whose credentials secret is
+// [ConfigurationChecker] (the Clickwrap one is, and a [SourceMatcher], which
+// the checker needs to be called in every configuration test), the
+// configuration is checked without minting: a split-form secret whose credentials secret is
 // missing or malformed fails the test, not the first rotation. A first
 // secret that holds no credential yet passes: its outcome says so, and the
 // version is not counted as verified. A rejected AWSCURRENT credential
 // fails the test with an error saying that consumers are failing now and a
-// rotation replaces it; the version, the service's own, is not abandoned.
+// rotation replaces it; the copy can never pass, and is abandoned as any
+// such version is, so that it cannot block that rotation.
 //
 // # Calls
 //

@@ -91,6 +91,12 @@ type SourceMatcher interface {
 // with the copy of AWSCURRENT's SecretString, so that a configuration that
 // cannot rotate fails when rotation is turned on, not at the first rotation.
 // Its error must say what to fix and hold no secret value.
+//
+// testSecret knows the configuration test by its pending value being
+// AWSCURRENT's, so it must have AWSCURRENT's value at hand: always when the
+// CredentialService is also a [SourceMatcher] (the Clickwrap one is);
+// without one, only when Verify finds no credential or refuses it for good,
+// so a configuration test whose credential passes is not checked.
 type ConfigurationChecker interface {
 	CheckConfiguration(ctx context.Context, secretString string) error
 }
@@ -137,6 +143,7 @@ type Rotator struct {
 	sources  *versionMemo[string]        // pending version -> the AWSCURRENT version it was made from (stored here, or compared here)
 	unstored *versionMemo[unstoredValue] // pending version -> a minted value PutSecretValue did not take
 	minted   *versionMemo[time.Time]     // pending version -> when its credential was minted here
+	copies   *versionMemo[string]        // pending version -> the AWSCURRENT version whose value it holds exactly (compared here)
 
 	// The clock, for tests: now tells the time, sleep waits (returning
 	// early with ctx's error), jitter spreads a backoff delay.
@@ -163,6 +170,7 @@ func New(sm SecretsManager, cs CredentialService, logger *slog.Logger) *Rotator 
 		sources:          newVersionMemo[string](256),
 		unstored:         newVersionMemo[unstoredValue](64),
 		minted:           newVersionMemo[time.Time](256),
+		copies:           newVersionMemo[string](64),
 		now:              time.Now,
 		sleep:            sleepCtx,
 		jitter:           equalJitter,

@@ -222,13 +222,15 @@ func (r *Rotator) setSecret() (string, error) {
 //     verified, with an error saying so; the next rotation starts from the
 //     new AWSCURRENT (see checkSource). No extra call when this container
 //     stored the version from the AWSCURRENT that is still current;
-//   - the value is identical to AWSCURRENT's (read already by checkSource,
-//     or read to tell when Verify finds no credential): the service's
-//     configuration test (RotateImmediately=false), judged by
-//     configurationTest: the configuration is checked, a first secret with
-//     no credential passes, a rejected AWSCURRENT credential is an error
-//     that says to rotate now, and nothing is abandoned or remembered as
-//     verified;
+//   - the value is identical to AWSCURRENT's (compared by checkSource, now
+//     or in an earlier testSecret here, or read when Verify finds no
+//     credential or refuses it for good in a container that did not mint
+//     the version): the service's configuration test
+//     (RotateImmediately=false), judged by configurationTest: the
+//     configuration is checked, a first secret with no credential passes, a
+//     rejected AWSCURRENT credential is abandoned with an error that says to
+//     rotate now; nothing is remembered as verified, and a copy gets no
+//     PropagationGrace;
 //   - Verify passes: success, remembered so that finishSecret here need not
 //     verify again;
 //   - Verify finds no credential: a permanent failure: abandoned;
@@ -276,8 +278,9 @@ func (r *Rotator) readPending(ctx context.Context, arn, version string) (*secret
 // PropagationGrace (see verifyWithGrace), and handles the outcome for step:
 // testSecret, or finishSecret verifying a version this container did not.
 // current is AWSCURRENT's value when the caller has read it already, else
-// nil; it is read here only to tell the configuration test (testSecret,
-// ErrNoCredential) from a pending version with no credential.
+// nil; it is read here only to tell the configuration test (a copy of
+// AWSCURRENT, see configurationTest) from a pending version whose
+// credential is missing or refused for good.
 func (r *Rotator) verifyPending(ctx context.Context, d description, version string, pending *secretsmanager.GetSecretValueOutput, current *string, step Step) (string, error) {
 	value := aws.ToString(pending.SecretString)
 	// The credential is as new as the later of the version (RotateSecret
@@ -287,23 +290,25 @@ func (r *Rotator) verifyPending(ctx context.Context, d description, version stri
 	if minted, ok := r.minted.get(d.arn, version); ok && minted.After(created) {
 		created = minted
 	}
-	if current != nil && *current == value {
-		created = time.Time{} // a copy of AWSCURRENT: its credential is not new
+	copyOfCurrent := current != nil && *current == value
+	if src, ok := r.copies.get(d.arn, version); ok && src == d.currentVersion {
+		copyOfCurrent = true // compared here before: a retried testSecret
+	}
+	if copyOfCurrent {
+		created = time.Time{} // its credential is not new: no grace
 	}
 	res := r.verifyWithGrace(ctx, value, created)
 	err := res.err
-	if r.mayBeConfigurationTest(d, version, step, current, err) {
-		if current == nil {
-			cur, rerr := r.getCurrent(ctx, d)
-			if rerr != nil {
-				return "", fmt.Errorf("verifying the pending credential: %w; and telling whether this is the service's configuration test failed: %w; "+
-					"let Secrets Manager retry", err, rerr)
-			}
-			current = cur.SecretString
+	if !copyOfCurrent && current == nil && r.mayBeConfigurationTest(d, version, step, err) {
+		cur, rerr := r.getCurrent(ctx, d)
+		if rerr != nil {
+			return "", fmt.Errorf("verifying the pending credential: %w; and telling whether this is the service's configuration test failed: %w; "+
+				"let Secrets Manager retry", err, rerr)
 		}
-		if current != nil && *current == value {
-			return r.configurationTest(ctx, d, value, err)
-		}
+		copyOfCurrent = cur.SecretString != nil && *cur.SecretString == value
+	}
+	if copyOfCurrent && step == TestSecret && d.currentVersion != "" {
+		return r.configurationTest(ctx, d, version, value, err)
 	}
 	switch {
 	case err == nil:
@@ -325,17 +330,14 @@ func (r *Rotator) verifyPending(ctx context.Context, d description, version stri
 	}
 }
 
-// mayBeConfigurationTest reports whether testSecret's pending value must be
-// compared with AWSCURRENT's to tell the service's configuration test:
-// when AWSCURRENT's value was read already (no cost), or when Verify found
-// no credential or failed permanently, unless this container minted the
-// version (the configuration test mints nothing). verr is Verify's result.
-func (r *Rotator) mayBeConfigurationTest(d description, version string, step Step, current *string, verr error) bool {
+// mayBeConfigurationTest reports whether, AWSCURRENT's value not being at
+// hand, testSecret must read it to tell the service's configuration test:
+// when Verify found no credential or refused it for good, unless this
+// container minted the version (the configuration test mints nothing).
+// verr is Verify's result.
+func (r *Rotator) mayBeConfigurationTest(d description, version string, step Step, verr error) bool {
 	if step != TestSecret || d.currentVersion == "" {
 		return false
-	}
-	if current != nil {
-		return true
 	}
 	if _, minted := r.minted.get(d.arn, version); minted {
 		return false
@@ -343,26 +345,28 @@ func (r *Rotator) mayBeConfigurationTest(d description, version string, step Ste
 	return errors.Is(verr, ErrNoCredential) || IsPermanent(verr)
 }
 
-// configurationTest is testSecret's verdict on the service's configuration
-// test (RotateImmediately=false): a pending version holding a copy of
-// AWSCURRENT's value, which the service removes itself afterwards. verr is
-// Verify's result for that value. What is tested is whether rotation can
-// work, so the configuration is checked too (ConfigurationChecker), and a
-// failure says what to fix:
-//   - the configuration fails its check: an error naming what to fix;
+// configurationTest is testSecret's verdict on a pending version that holds
+// a copy of AWSCURRENT's value: the service's configuration test
+// (RotateImmediately=false), which the service removes afterwards, or a copy
+// someone labelled AWSPENDING by hand. verr is Verify's result for that
+// value. What is tested is whether rotation can work, so the configuration
+// is checked too (ConfigurationChecker), and a failure says what to fix:
+//   - the configuration check fails: an error, the checker's, saying what
+//     (a fault that can be fixed without a new version: nothing abandoned);
 //   - Verify passes: success;
 //   - no credential yet (a first secret): success, the version not counted
 //     as verified, so a finishSecret for it verifies again and refuses it;
-//   - Verify rejects AWSCURRENT's credential: an error saying that the
-//     credential consumers hold is rejected now, and that a rotation (which
-//     mints afresh) replaces it. Nothing is abandoned: the version is the
-//     service's, which removes it;
+//   - Verify rejects AWSCURRENT's credential: the copy can never pass, so it
+//     is abandoned as any such version is (a copy left under AWSPENDING
+//     would block every rotation, the one that fixes this included), with
+//     an error saying that whoever reads the secret is failing now and that
+//     a rotation, which mints afresh, replaces the credential;
 //   - any other failure: an error, for Secrets Manager to retry.
-func (r *Rotator) configurationTest(ctx context.Context, d description, value string, verr error) (string, error) {
+func (r *Rotator) configurationTest(ctx context.Context, d description, version, value string, verr error) (string, error) {
 	checked := ""
 	if c, ok := r.credentials.(ConfigurationChecker); ok {
 		if err := c.CheckConfiguration(ctx, value); err != nil {
-			return "", fmt.Errorf("configuration test: the secret's configuration cannot rotate: %w", err)
+			return "", fmt.Errorf("configuration test: the configuration check failed: %w", err)
 		}
 		checked = "; the configuration it rotates with checked"
 	}
@@ -373,10 +377,9 @@ func (r *Rotator) configurationTest(ctx context.Context, d description, value st
 		return "configuration test: the secret is readable and well formed and holds no credential yet; the first rotation mints one " +
 			"(the version is not counted as verified)" + checked, nil
 	case IsPermanent(verr):
-		r.log.Warn("configuration test: AWSCURRENT's credential is rejected; a rotation now replaces it", "secret", d.arn)
-		return "", fmt.Errorf("configuration test: AWSCURRENT's credential is rejected (%w), so whoever reads the secret is failing now. "+
-			"The configuration itself can rotate%s: rotate now to replace the credential (aws secretsmanager rotate-secret --secret-id %s, "+
-			"without --no-rotate-immediately), then rotation on the schedule keeps it fresh", verr, checked, d.arn)
+		return "", r.abandon(ctx, d.arn, version, fmt.Errorf("configuration test: AWSCURRENT's credential is rejected (%w), so whoever reads "+
+			"the secret is failing now. The configuration itself can rotate%s: rotate now to replace the credential "+
+			"(aws secretsmanager rotate-secret --secret-id %s, without --no-rotate-immediately)", verr, checked, d.arn))
 	default:
 		return "", fmt.Errorf("configuration test: verifying AWSCURRENT's credential: %w", verr)
 	}
@@ -438,6 +441,7 @@ func (r *Rotator) removePending(ctx context.Context, arn, version string) error 
 	if err == nil {
 		r.verified.remove(arn, version)
 		r.sources.remove(arn, version)
+		r.copies.remove(arn, version)
 	}
 	return err
 }
@@ -497,6 +501,7 @@ func (r *Rotator) finishSecret(ctx context.Context, d description, version strin
 	}
 	r.verified.remove(d.arn, version)
 	r.sources.remove(d.arn, version)
+	r.copies.remove(d.arn, version)
 	return fmt.Sprintf("AWSCURRENT moved from version %s", d.currentVersion), nil
 }
 
@@ -554,5 +559,8 @@ func (r *Rotator) checkSource(ctx context.Context, d description, version string
 			"the pending version's fields differ from AWSCURRENT (version %s) beyond the credential", d.currentVersion)))
 	}
 	r.sources.set(d.arn, version, d.currentVersion)
+	if p == c {
+		r.copies.set(d.arn, version, d.currentVersion)
+	}
 	return cur.SecretString, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,9 +159,11 @@ func TestConfigurationTest(t *testing.T) {
 
 // TestConfigurationTestRejectedCredential: the configuration test of a
 // secret whose AWSCURRENT token Clickwrap rejects fails, saying that readers
-// of the secret fail now and that a rotation replaces the token. It is not
-// a version that "can never pass": nothing is abandoned (the test version is
-// the service's to remove), and there is no PropagationGrace for a copy.
+// of the secret fail now and that a rotation replaces the token. The copy
+// can never pass, so AWSPENDING is removed from it, as from any such
+// version: a copy left labelled (the service keeping it, or one labelled by
+// hand) would block the very rotation that fixes this, which then mints a
+// working token. A copy gets no PropagationGrace once it is known to be one.
 func TestConfigurationTestRejectedCredential(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -201,21 +202,57 @@ func TestConfigurationTestRejectedCredential(t *testing.T) {
 					t.Errorf("error %q does not say %q", err, want)
 				}
 			}
-			if strings.Contains(err.Error(), "can never pass") {
-				t.Errorf("error %q calls the configuration test's version one that can never pass", err)
-			}
-			want := map[string]int{"DescribeSecret": 1, "GetSecretValue": 2}
+			want := map[string]int{"DescribeSecret": 1, "GetSecretValue": 2, "UpdateSecretVersionStage": 1}
 			if got := callsDelta(before, w.sm.Calls()); !maps.Equal(got, want) {
-				t.Errorf("calls = %v, want %v: nothing abandoned", got, want)
+				t.Errorf("calls = %v, want %v", got, want)
 			}
-			if !slices.Contains(w.sm.Stages(w.arn)[ev.ClientRequestToken], "AWSPENDING") {
-				t.Errorf("stages %v: the test version lost AWSPENDING", w.sm.Stages(w.arn))
+			if st := w.sm.Stages(w.arn)[ev.ClientRequestToken]; len(st) != 0 {
+				t.Errorf("the copy keeps the stages %v, want none", st)
 			}
 			if took := time.Since(start); tt.matcher && took > 2*time.Second {
 				t.Errorf("took %v: a copy of AWSCURRENT was retried within the grace", took)
 			}
+			// Not stuck: the rotation the error asks for replaces the token.
+			if _, err := w.rotate(); err != nil {
+				t.Fatalf("the rotation after the failed configuration test: %v", err)
+			}
+			if _, cur := w.current(); !w.cw.Valid(cur["access_token"].(string)) {
+				t.Error("AWSCURRENT does not hold a working token after the rotation")
+			}
 			w.assertNoLeak()
 		})
+	}
+}
+
+// TestConfigurationTestRetried: a configuration test whose check fails for
+// a passing reason is retried by the service; the retry in the same
+// container still knows the version for a copy of AWSCURRENT (no
+// PropagationGrace, a configuration test's outcome), though the source
+// check costs nothing the second time.
+func TestConfigurationTestRetried(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	if _, err := w.rotate(); err != nil {
+		t.Fatal(err)
+	}
+	firstID, _ := w.current()
+	current, _ := w.sm.Value(w.arn, firstID)
+	ev := w.configTest(current)
+	w.cw.FailNext(clickwraptest.EndpointAPI, 100, 503)
+	if err := w.handle(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "configuration test: verifying AWSCURRENT's credential") {
+		t.Fatalf("first attempt: %v, want the check's 503", err)
+	}
+	w.cw.FailNext(clickwraptest.EndpointAPI, 0, 503)
+	before := w.sm.Calls()
+	if err := w.handle(context.Background(), ev); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if got := w.outcome(rotation.TestSecret, ev.ClientRequestToken); !strings.Contains(got, "configuration test: pending credential verified (a copy of AWSCURRENT's)") {
+		t.Errorf("retry outcome %q, want the configuration test's", got)
+	}
+	// The pending value alone: the source check and the copy are known.
+	if got, want := callsDelta(before, w.sm.Calls()), map[string]int{"DescribeSecret": 1, "GetSecretValue": 1}; !maps.Equal(got, want) {
+		t.Errorf("retry calls = %v, want %v", got, want)
 	}
 }
 
