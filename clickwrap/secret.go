@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -80,7 +81,8 @@ type Secret struct {
 // ParseSecret parses and checks a SecretString. The error names the field at
 // fault, never a value: in the inline form a missing or empty client_id or
 // client_secret; in the split form (credentials_secret set) a client_secret
-// at all; a known field that is not a string, a duplicated key, an
+// at all, or a credentials_secret that is not a secret's ARN or name (see
+// [IsSecretID]); a known field that is not a string, a duplicated key, an
 // expires_at that is not RFC 3339, or a token_url or api_url that is not an
 // https:// URL.
 func ParseSecret(secretString string) (*Secret, error) {
@@ -203,6 +205,12 @@ func (s *Secret) checkCredentials() error {
 	case s.CredentialsSecret != "":
 		// The split form: the credentials are in their own secret, and
 		// client_id (optional) only records which application minted.
+		if !IsSecretID(s.CredentialsSecret) {
+			// Never echoed: it may be a value pasted into the wrong field.
+			return &FieldError{Field: FieldCredentialsSecret, Problem: "is not the ARN or name of a Secrets Manager secret " +
+				"(a name has letters, digits and / _ + = . @ - only; an ARN is arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME): " +
+				"perhaps a value was pasted into the wrong field. Put the credentials secret's ARN there"}
+		}
 		if s.ClientSecret != "" {
 			return &FieldError{Field: FieldClientSecret, Problem: "must not be in a token secret that names a credentials_secret: " +
 				"every reader of the token could mint tokens with it. It belongs in the credentials secret alone: remove it from this secret"}
@@ -219,6 +227,43 @@ func (s *Secret) checkCredentials() error {
 			"(or name a separate credentials secret in credentials_secret)"}
 	}
 	return nil
+}
+
+// IsSecretID reports whether id can name a Secrets Manager secret, as
+// GetSecretValue's SecretId takes it: a name of 1 to 512 ASCII letters,
+// digits and / _ + = . @ - (Secrets Manager's rule for names), or an ARN
+// arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME whose NAME
+// follows that rule. It checks the shape only: whether the secret exists
+// is for Secrets Manager to say.
+func IsSecretID(id string) bool {
+	if rest, ok := strings.CutPrefix(id, "arn:"); ok {
+		parts := strings.SplitN(rest, ":", 6)
+		if len(parts) != 6 || !strings.HasPrefix(parts[0], "aws") || parts[1] != "secretsmanager" || parts[4] != "secret" ||
+			!isARNField(parts[0]) || !isARNField(parts[2]) || !isAccountID(parts[3]) {
+			return false
+		}
+		id = parts[5]
+	}
+	if id == "" || len(id) > 512 {
+		return false
+	}
+	for _, r := range id {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("/_+=.@-", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// isARNField reports whether a partition or region is lower-case letters,
+// digits and hyphens, and not empty.
+func isARNField(s string) bool {
+	return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+}
+
+// isAccountID reports whether s is a 12-digit AWS account ID.
+func isAccountID(s string) bool {
+	return len(s) == 12 && strings.Trim(s, "0123456789") == ""
 }
 
 // checkHTTPS refuses a URL that is not absolute https://host. An empty value

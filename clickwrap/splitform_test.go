@@ -552,3 +552,52 @@ type silentReader struct{}
 func (silentReader) GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	return nil, nil
 }
+
+// TestIsSecretID: what GetSecretValue's SecretId can be, and what a
+// credentials_secret that is not one gives: a FieldError naming the field
+// that never echoes it (it may be a value pasted into the wrong field).
+func TestIsSecretID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		id   string
+		want bool
+	}{
+		{"name", "clickwrap/credentials", true},
+		{"name with every allowed mark", "team_a/clickwrap+creds=v2.prod@eu-1", true},
+		{"ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:clickwrap/credentials-a1B2c3", true},
+		{"ARN in another partition", "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:creds-a1B2c3", true},
+		{"512 characters", strings.Repeat("a", 512), true},
+		{"empty", "", false},
+		{"513 characters", strings.Repeat("a", 513), false},
+		{"pasted JSON", `{"applications":[{"client_id":"app","client_secret":"` + app1Secret + `"}]}`, false},
+		{"space", "clickwrap credentials", false},
+		{"colon outside an ARN", "clickwrap:credentials", false},
+		{"non-ASCII", "clickwrap/créds", false},
+		{"ARN of another service", "arn:aws:ssm:us-east-1:123456789012:parameter/creds", false},
+		{"ARN with a short account", "arn:aws:secretsmanager:us-east-1:1234:secret:creds-a1B2c3", false},
+		{"ARN without a name", "arn:aws:secretsmanager:us-east-1:123456789012:secret:", false},
+		{"ARN with a bad region", "arn:aws:secretsmanager:US_EAST:123456789012:secret:creds", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := clickwrap.IsSecretID(tt.id); got != tt.want {
+				t.Fatalf("IsSecretID = %t, want %t", got, tt.want)
+			}
+			if tt.id == "" {
+				return // an empty credentials_secret is the inline form
+			}
+			b, _ := json.Marshal(map[string]string{"credentials_secret": tt.id})
+			_, err := clickwrap.ParseSecret(string(b))
+			var fe *clickwrap.FieldError
+			refused := errors.As(err, &fe) && fe.Field == clickwrap.FieldCredentialsSecret
+			if refused == tt.want {
+				t.Errorf("ParseSecret: %v; want credentials_secret refused: %t", err, !tt.want)
+			}
+			if refused && strings.Contains(err.Error(), tt.id) {
+				t.Errorf("the error echoes the value: %v", err)
+			}
+		})
+	}
+}
