@@ -172,8 +172,8 @@ func assertNoSecret(t *testing.T, text string, tokens ...string) {
 	}
 }
 
-// pagesInFront are the pages something in front of an endpoint answers
-// with, and what the error must say of each.
+// pagesInFront are the answers something in front of an endpoint gives
+// (pages, and a gateway's own JSON), and what the error must say of each.
 var pagesInFront = []struct {
 	kind clickwraptest.Intercept
 	want string
@@ -182,6 +182,7 @@ var pagesInFront = []struct {
 	{clickwraptest.InterceptChallenge, "HTTP 403 with an HTML page"},
 	{clickwraptest.InterceptBlockPage, "HTTP 403 with an HTML page"},
 	{clickwraptest.InterceptProxyAuth, "HTTP 401 with an HTML page"},
+	{clickwraptest.InterceptGatewayJSON, "HTTP 200 with a JSON object without"},
 }
 
 // TestMintPageInsteadOfATokenAnswer: a proxy's page at the token endpoint is
@@ -447,6 +448,18 @@ func TestCheckAnswers(t *testing.T) {
 		{"200 collection", answer{200, "application/json", nil, `{"count":1,"has_more":false,"page":1,"per_page":1,"total_count":1,"data":[{"id":7,"name":"Main"}]}`}, proven, ""},
 		{"200 data an object", answer{200, "application/json", nil, `{"data":{"id":7}}`}, proven, ""},
 		{"200 Data in another case", answer{200, "application/json", nil, `{"Data":[]}`}, proven, ""},
+		{"200 Error in another case", answer{200, "application/json", nil, `{"Error":{"message":"denied"},"data":[]}`}, neither, "a JSON error object"},
+		{"200 ERROR string", answer{200, "application/json", nil, `{"ERROR":"unauthorized","data":[]}`}, neither, "a JSON error object"},
+		{"200 Errors in another case", answer{200, "application/json", nil, `{"Errors":[{"message":"denied"}],"data":[]}`}, neither, "a JSON error object"},
+		{"200 Success false", answer{200, "application/json", nil, `{"Success":false,"data":[]}`}, neither, "a JSON error object"},
+		{"200 success the string false", answer{200, "application/json", nil, `{"success":"false","data":[]}`}, neither, "a JSON error object"},
+		{"200 error given twice", answer{200, "application/json", nil, `{"error":"x","error":null,"data":[]}`}, neither, `giving "error" twice`},
+		{"200 data given twice", answer{200, "application/json", nil, `{"data":null,"data":[]}`}, neither, `giving "data" twice`},
+		{"200 data twice in two cases", answer{200, "application/json", nil, `{"data":[],"Data":[]}`}, neither, `giving "data" twice`},
+		{"200 empty errors with spaces", answer{200, "application/json", nil, `{"errors":[ ],"data":[]}`}, proven, ""},
+		{"200 empty errors object", answer{200, "application/json", nil, "{\"errors\":{\n},\"data\":[]}"}, proven, ""},
+		{"200 success true", answer{200, "application/json", nil, `{"success":true,"data":[]}`}, proven, ""},
+		{"200 body over 1 MiB", answer{200, "application/json", nil, `{"data":[]}` + strings.Repeat(" ", 1<<20) + "<html>"}, neither, "a body larger than"},
 		{"200 error false", answer{200, "application/json", nil, `{"error":false,"data":[]}`}, proven, ""},
 		{"404 HTML", answer{404, "text/html", nil, "<pre>Cannot GET /v1.1/sites</pre>"}, other, "api_url in the secret is wrong"},
 		{"404 JSON", answer{404, "application/json", nil, `{"error":{"message":"Not found."}}`}, other, "api_url in the secret is wrong"},

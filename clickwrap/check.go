@@ -1,7 +1,6 @@
 package clickwrap
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,8 +16,8 @@ import (
 const (
 	checkPath = "sites"
 	// maxProofBody bounds how much of the check's answer is read; a
-	// one-row lean page is far smaller, and a body cut short is not JSON,
-	// so it proves nothing.
+	// one-row lean page is far smaller, and a 2xx body longer than this
+	// proves nothing (whatever its first bytes).
 	maxProofBody = 1 << 20
 )
 
@@ -138,7 +137,7 @@ func (c *Client) Check(ctx context.Context, apiURL, accessToken string) error {
 		if err != nil {
 			return classifyTransportError("verify", endpoint, &url.Error{Op: "Get", URL: endpoint, Err: err})
 		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxProofBody))
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxProofBody+1))
 		resp.Body.Close()
 		if err != nil {
 			return classifyTransportError("verify", endpoint, &url.Error{Op: "Get", URL: endpoint, Err: err})
@@ -156,6 +155,8 @@ func classifyCheckAnswer(endpoint string, resp *http.Response, body []byte) atte
 	case cdn != "":
 		// A CDN's challenge or block, whatever its status and body.
 		se.NotAPI = fmt.Sprintf("%s, marked by a CDN (cf-mitigated: %.20q)", describeBody(body, resp.Header), cdn)
+	case code >= 200 && code <= 299 && len(body) > maxProofBody:
+		se.NotAPI = fmt.Sprintf("a body larger than %d bytes (a one-row page is far smaller)", maxProofBody)
 	case code >= 200 && code <= 299:
 		what, ok := isAPIObject(body, resp.Header)
 		if ok {
@@ -232,47 +233,58 @@ func isAPIRefusal(body []byte, h http.Header) bool {
 // isAPIObject reports whether a 2xx body is the API's own success answer: a
 // JSON object (a UTF-8 byte-order mark and surrounding whitespace aside)
 // that does not say it failed (no "error" other than null, false or "", no
-// non-empty "errors", no "success": false) and that holds the API's "data"
-// member (see hasData). Otherwise it says what the body is.
+// non-empty "errors", no "success" false or "false") and that holds the API's "data"
+// member as an array or an object: the documented shape of its answers
+// (GET /v1.1/sites answers {"count":...,"data":[...]}, a single resource
+// {"data":{...}}); a gateway's or mock's own 2xx JSON ({"message":"ok"},
+// {}) has none. Member names are matched in any case, as in token answers,
+// and one of these four given twice (in any case) is ambiguous: not the
+// API's answer. Otherwise it says what the body is.
 func isAPIObject(body []byte, h http.Header) (string, bool) {
 	b := trimBody(body)
 	if len(b) == 0 || b[0] != '{' || !json.Valid(b) {
 		return describeBody(body, h), false
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
+	ms, ok := jsonMembers(b)
+	if !ok {
 		return "a body that is not a JSON object", false
 	}
-	says := func(name string, empty ...string) bool {
-		v, ok := m[name]
-		if !ok {
-			return false
+	got := map[string]json.RawMessage{}
+	for _, m := range ms {
+		name := strings.ToLower(m.name)
+		switch name {
+		case "data", "error", "errors", "success":
+		default:
+			continue
 		}
-		t := string(bytes.TrimSpace(v))
-		return !slices.Contains(empty, t)
+		if _, twice := got[name]; twice {
+			return fmt.Sprintf("a JSON object giving %q twice", name), false
+		}
+		got[name] = m.value
 	}
-	if says("error", "null", "false", `""`) || says("errors", "null", "[]", "{}") || (m["success"] != nil && string(bytes.TrimSpace(m["success"])) == "false") {
+	if !isEmptyJSON(got["error"], "false", `""`) || !isEmptyJSON(got["errors"]) || slices.Contains([]string{"false", `"false"`}, strings.ToLower(string(got["success"]))) {
 		return "a JSON error object", false
 	}
-	if !hasData(m) {
+	if d := got["data"]; len(d) == 0 || (d[0] != '[' && d[0] != '{') {
 		return `a JSON object without the API's "data" member (the list GET /sites answers)`, false
 	}
 	return "", true
 }
 
-// hasData reports whether a JSON object holds the API's "data" member, in
-// any case, as an array or an object: the documented shape of the API's
-// answers (GET /v1.1/sites answers {"count":...,"data":[...]}, and a single
-// resource {"data":{...}}). A gateway's or mock's own 2xx JSON
-// ({"message":"ok"}, {}) has none.
-func hasData(m map[string]json.RawMessage) bool {
-	for k, v := range m {
-		if !strings.EqualFold(k, "data") {
-			continue
-		}
-		if v = bytes.TrimSpace(v); len(v) > 0 && (v[0] == '[' || v[0] == '{') {
-			return true
-		}
+// isEmptyJSON reports whether a member's value says nothing: absent, null,
+// an empty array or object (whatever its spacing), or one of the literals
+// also given (false, "").
+func isEmptyJSON(v json.RawMessage, also ...string) bool {
+	if len(v) == 0 || string(v) == "null" || slices.Contains(also, string(v)) {
+		return true
+	}
+	switch v[0] {
+	case '[':
+		var a []json.RawMessage
+		return json.Unmarshal(v, &a) == nil && len(a) == 0
+	case '{':
+		var o map[string]json.RawMessage
+		return json.Unmarshal(v, &o) == nil && len(o) == 0
 	}
 	return false
 }

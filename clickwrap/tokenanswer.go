@@ -281,6 +281,14 @@ func jsonMembers(body []byte) ([]member, bool) {
 	return ms, err == io.EOF
 }
 
+// article is "an" before a word that starts with a vowel letter, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiouAEIOU", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
 // trimHTTPSpace trims the whitespace of RFC 8259 and RFC 9110 (space, tab,
 // CR, LF), and nothing else: any other character around a token, a
 // no-break space say, is left for the token68 check to refuse.
@@ -364,7 +372,7 @@ func describeBody(raw []byte, h http.Header) string {
 			return "a bare JSON value"
 		}
 	case media != "":
-		return "a " + media + " body that is not JSON"
+		return article(media) + " " + media + " body that is not JSON"
 	default:
 		return "a body that is not JSON"
 	}
