@@ -179,11 +179,14 @@ func (c *Client) Verify(ctx context.Context, secretString string) error {
 // to refuse to promote a pending version that would undo a change made to
 // AWSCURRENT meanwhile.
 func (c *Client) MadeFrom(pending, current string) bool {
-	p, err := ParseSecret(pending)
+	// Compared as they are (decodeSecret, not ParseSecret): whether either
+	// follows the rules of its form is Verify's to say, naming the field,
+	// not a reason to call the version stale.
+	p, err := decodeSecret(pending)
 	if err != nil {
 		return false
 	}
-	cur, err := ParseSecret(current)
+	cur, err := decodeSecret(current)
 	if err != nil {
 		return false
 	}

@@ -233,9 +233,11 @@ func (s *Secret) checkCredentials() error {
 // GetSecretValue's SecretId takes it: a name of 1 to 512 ASCII letters,
 // digits and / _ + = . @ - (Secrets Manager's rule for names), or an ARN
 // arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME whose NAME
-// follows that rule. It checks the shape only: whether the secret exists
-// is for Secrets Manager to say.
+// follows that rule, with or without the "-" and six characters that
+// Secrets Manager appends in full ARNs. It checks the shape only: whether
+// the secret exists is for Secrets Manager to say.
 func IsSecretID(id string) bool {
+	limit := 512
 	if rest, ok := strings.CutPrefix(id, "arn:"); ok {
 		parts := strings.SplitN(rest, ":", 6)
 		if len(parts) != 6 || !strings.HasPrefix(parts[0], "aws") || parts[1] != "secretsmanager" || parts[4] != "secret" ||
@@ -243,8 +245,9 @@ func IsSecretID(id string) bool {
 			return false
 		}
 		id = parts[5]
+		limit += len("-AbCdEf")
 	}
-	if id == "" || len(id) > 512 {
+	if id == "" || len(id) > limit {
 		return false
 	}
 	for _, r := range id {

@@ -253,4 +253,10 @@ func TestMadeFrom(t *testing.T) {
 			t.Errorf("%s: MadeFrom = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+	// Secrets that break their form's rules are compared as they are:
+	// Verify names the field; the version is not called stale for it.
+	odd := `{"credentials_secret":"not a secret id","client_secret":"s"}`
+	if !c.MadeFrom(`{"credentials_secret":"not a secret id","client_secret":"s","access_token":"t"}`, odd) {
+		t.Error("MadeFrom refused a pending version of a secret that breaks the split form's rules, alike but for the token")
+	}
 }
