@@ -561,27 +561,57 @@ func TestEditDuringFailedRotationIsKept(t *testing.T) {
 
 // TestUnstoredCredentialIsReused: when PutSecretValue fails on every SDK
 // attempt, the credential just minted is not lost: the service's retry in
-// the same container stores it instead of minting another.
+// the same container stores it instead of minting another, also when the
+// owner re-put the same value meanwhile (a new AWSCURRENT version with the
+// same fields). A real edit meanwhile discards it: the retry mints from the
+// edited value, so the edit is not undone.
 func TestUnstoredCredentialIsReused(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
-	w.sm.FailNext("PutSecretValue", 3, "ThrottlingException") // the SDK's 3 attempts
-	v, err := w.rotate()
-	if err == nil || !strings.Contains(err.Error(), "kept in memory for the retry") {
-		t.Fatalf("rotation with PutSecretValue throttled: %v", err)
+	tests := []struct {
+		name    string
+		edit    func(cur map[string]any) // nil: AWSCURRENT left alone
+		minted  int
+		wantLog string
+	}{
+		{name: "AWSCURRENT unchanged", minted: 1},
+		{name: "the same value re-put", edit: func(map[string]any) {}, minted: 1},
+		{name: "a field edited", edit: func(cur map[string]any) { cur["team"] = "billing" }, minted: 2, wantLog: "discarded"},
 	}
-	if err := w.sm.RetryRotation(context.Background(), w.arn); err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.sm.FailNext("PutSecretValue", 3, "ThrottlingException") // the SDK's 3 attempts
+			v, err := w.rotate()
+			if err == nil || !strings.Contains(err.Error(), "kept in memory for the retry") {
+				t.Fatalf("rotation with PutSecretValue throttled: %v", err)
+			}
+			_, before := w.current()
+			if tt.edit != nil {
+				tt.edit(before)
+				b, err := json.Marshal(before)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.putCurrent(string(b))
+			}
+			if err := w.sm.RetryRotation(context.Background(), w.arn); err != nil {
+				t.Fatal(err)
+			}
+			if last := w.p.LastRotation(); last.Err != nil {
+				t.Fatalf("the service's retry: %v", last.Err)
+			}
+			id, cur := w.current()
+			if id != v || !w.cw.Valid(cur["access_token"].(string)) || cur["team"] != before["team"] {
+				t.Fatal("the retry did not promote a working token with AWSCURRENT's fields")
+			}
+			if n := w.cw.Stats().Minted; n != tt.minted {
+				t.Errorf("minted %d tokens, want %d", n, tt.minted)
+			}
+			if tt.wantLog != "" && !strings.Contains(w.logs.String(), tt.wantLog) {
+				t.Errorf("the log does not say %q", tt.wantLog)
+			}
+			w.assertNoLeak()
+		})
 	}
-	if last := w.p.LastRotation(); last.Err != nil {
-		t.Fatalf("the service's retry: %v", last.Err)
-	}
-	id, cur := w.current()
-	if id != v || !w.cw.Valid(cur["access_token"].(string)) {
-		t.Fatal("the retry did not promote a working token")
-	}
-	if n := w.cw.Stats().Minted; n != 1 {
-		t.Errorf("minted %d tokens, want 1: the retry should store the first one", n)
-	}
-	w.assertNoLeak()
 }

@@ -76,7 +76,9 @@ func (r *Rotator) check(ctx context.Context, ev Event) (description, error) {
 //   - PutSecretValue fails otherwise (throttled on every SDK attempt, say):
 //     the minted value is kept in memory, and the service's retry in this
 //     container stores it instead of minting another credential, as long
-//     as AWSCURRENT is still the version it was made from.
+//     as AWSCURRENT is still the version it was made from, or (with a
+//     SourceMatcher) a version whose fields are the same (the owner re-put
+//     them); after a real edit it is discarded and a new one minted.
 func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (string, error) {
 	cur, err := r.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId:     aws.String(ev.SecretID),
@@ -105,7 +107,7 @@ func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (strin
 		return "nothing to do: this container already stored (or read) the pending version's value; the read that found none lags the write", nil
 	}
 	source := aws.ToString(cur.VersionId)
-	pending, reused := r.unstoredValue(arn, ev.ClientRequestToken, source)
+	pending, reused := r.unstoredValue(arn, ev.ClientRequestToken, source, *cur.SecretString)
 	if !reused {
 		// Keep time to store what is minted: a token minted with no time
 		// left to store it would be lost (and valid at the service).
@@ -156,11 +158,17 @@ func (r *Rotator) createSecret(ctx context.Context, arn string, ev Event) (strin
 
 // unstoredValue returns the pending value an earlier createSecret in this
 // process made for version but could not store, if it was made from the
-// AWSCURRENT version source.
-func (r *Rotator) unstoredValue(arn, version, source string) (string, bool) {
+// AWSCURRENT version source, or from one whose value current (AWSCURRENT's
+// now) matches but for the credential (a SourceMatcher says so: an owner
+// re-put the same fields meanwhile). Otherwise the value is discarded.
+func (r *Rotator) unstoredValue(arn, version, source, current string) (string, bool) {
 	v, ok := r.unstored.get(arn, version)
 	if !ok {
 		return "", false
+	}
+	if m, canCompare := r.credentials.(SourceMatcher); v.source != source && canCompare && m.MadeFrom(v.value, current) {
+		r.unstored.set(arn, version, unstoredValue{source: source, value: v.value})
+		return v.value, true
 	}
 	if v.source != source {
 		r.unstored.remove(arn, version)
