@@ -103,13 +103,21 @@ func TestBinary(t *testing.T) {
 
 	// A rotation that Clickwrap rejects, then unstick without a terminal and
 	// without --yes: refused, since stdin (/dev/null) gives no answer.
+	// The binary runs on the real clock: seconds after the rotation began,
+	// the refusal may be a token not live yet (operator.RejectionSettles),
+	// so it is in progress, and unstick leaves it; --stuck-after 0s says
+	// it has failed.
 	w.failedRotation()
-	expect(exitStuck, env, "status", secretName, "--verify")
-	r = expect(exitRefused, env, "unstick", secretName)
+	if r = expect(exitOK, env, "status", secretName, "--verify"); !strings.Contains(flat(r.stdout), "refuses its credential for now") {
+		t.Errorf("status of a young refused rotation:\n%s", r)
+	}
+	expect(exitRefused, env, "unstick", secretName, "--yes")
+	expect(exitStuck, env, "status", secretName, "--verify", "--stuck-after", "0s")
+	r = expect(exitRefused, env, "unstick", secretName, "--stuck-after", "0s")
 	if !strings.Contains(r.stdout, "stdin ended without an answer") {
 		t.Errorf("unstick without confirmation:\n%s", r)
 	}
-	expect(exitOK, env, "unstick", secretName, "--yes")
+	expect(exitOK, env, "unstick", secretName, "--yes", "--stuck-after", "0s")
 	expect(exitOK, env, "rotate", secretName, "--wait", "--interval", "100ms")
 
 	// Without the sandbox CA the certificate is not trusted: the check

@@ -120,3 +120,28 @@ func TestUnstickReportsTheChangeWhenTheRereadFails(t *testing.T) {
 		t.Error("AWSPENDING is still on the stuck version")
 	}
 }
+
+// TestUnstickLeavesAYoungRefusal: a new token may take a moment to go live,
+// and the rotation function retries a refusal within its propagation grace.
+// Seconds into a rotation, a refused pending token is a rotation in
+// progress: status says so (exit 0), and unstick changes nothing.
+func TestUnstickLeavesAYoungRefusal(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.configure()
+	w.cw.SetActivationDelay(3 * time.Second) // the next token is refused for 3 s
+	v := w.blockAt(rotation.TestSecret)
+	s := w.expectStatus(exitOK, operator.StateInProgress, "--verify")
+	if s.Pending == nil || s.Pending.Check == nil || s.Pending.Check.Result != operator.CheckRejected ||
+		!strings.Contains(s.Diagnosis.Message, "refuses its credential for now") {
+		t.Fatalf("status of a refused pending token seconds old: %+v", s.Diagnosis)
+	}
+	w.sm.ResetCalls()
+	r := w.expect(exitRefused, nil, "unstick", secretName, "--yes")
+	if !r.has("refuses its credential for now") || !r.has("--stuck-after 0s") {
+		t.Errorf("unstick's refusal:\n%s", r)
+	}
+	if n := w.calls()["UpdateSecretVersionStage"]; n != 0 || !slices.Contains(w.stages()[v], "AWSPENDING") {
+		t.Errorf("unstick removed AWSPENDING (%d calls, stages %v)", n, w.stages())
+	}
+}

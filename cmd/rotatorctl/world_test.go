@@ -217,6 +217,9 @@ func (w *world) failedRotation() string {
 	if !slices.Contains(w.stages()[v], "AWSPENDING") {
 		w.t.Fatalf("stages after the failed rotation: %v", w.stages())
 	}
+	// rotatorctl looks later than operator.RejectionSettles after the
+	// rotation started: the refusal is final, not a token not live yet.
+	w.setShift(operator.RejectionSettles)
 	return v
 }
 

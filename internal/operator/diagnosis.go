@@ -290,6 +290,15 @@ func emptyFinding(arn, pending string) Finding {
 	return Finding{State: StateEmpty, Message: msg, Fix: fmt.Sprintf("aws secretsmanager put-secret-value --secret-id %s --secret-string file://clickwrap-secret.json", arn)}
 }
 
+// RejectionSettles is how old a pending version must be before the
+// service's refusal of its credential counts as final: the rotation
+// function's own rotation.DefaultPropagationGrace, in which it takes a
+// refusal as "not live yet" and tries again, plus a margin for testSecret
+// to run. Younger, a refused pending credential is a rotation in progress,
+// which status reports and unstick will not touch, unless the operator's
+// stuck-after is shorter (--stuck-after 0s: "I know it has failed").
+const RejectionSettles = rotation.DefaultPropagationGrace + 10*time.Second
+
 // pendingFinding judges a version that holds AWSPENDING but not AWSCURRENT.
 // enabled is whether rotation is on; empty, whether no version holds
 // AWSCURRENT.
@@ -312,6 +321,16 @@ func pendingFinding(arn, version string, since time.Time, lastChanged *time.Time
 	switch {
 	case v.Kind == ValueMalformed:
 		never = fmt.Sprintf("its value is malformed (%v)", v.Err)
+	case v.Checked && rotation.IsPermanent(v.CheckErr) && enabled && !ageFrom.IsZero() && now.Sub(ageFrom) < min(RejectionSettles, stuckAfter):
+		// The rotation function itself takes a refusal this early as "not
+		// live yet" and tries again (rotation.PropagationGrace): it is not
+		// a verdict, and the label must not be removed under it.
+		return Finding{
+			State: StateInProgress,
+			Message: fmt.Sprintf("A rotation is in progress: %s. The service refuses its credential for now (%v), but the version "+
+				"is younger than %s: a new credential may take a moment to go live, and the rotation function tries it again "+
+				"meanwhile. Check again after %s.", where, v.CheckErr, ShortDuration(RejectionSettles), stamp(ageFrom.Add(RejectionSettles))),
+		}
 	case v.Checked && rotation.IsPermanent(v.CheckErr):
 		never = fmt.Sprintf("the service rejects its credential (%v)", v.CheckErr)
 	}

@@ -109,9 +109,22 @@ func TestDiagnose(t *testing.T) {
 		{"stuck: old, token works", func(f *operator.Facts) {
 			withPending(f, 2*time.Hour, operator.Value{Kind: operator.ValueOK, Checked: true})
 		}, operator.StateStuck, nil, removePending, []string{"Its credential works", "reattempts a failed rotation on its own"}},
-		{"stuck at once: token rejected", func(f *operator.Facts) {
-			withPending(f, 3*time.Second, operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: rejected})
+		{"stuck once a rejection settles: token rejected", func(f *operator.Facts) {
+			withPending(f, operator.RejectionSettles, operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: rejected})
 		}, operator.StateStuck, nil, removePending, []string{"cannot recover", "rejects its credential", "HTTP 401", "immutable"}},
+		// The rotation function retries a refusal this young itself
+		// (rotation.PropagationGrace): not a verdict yet.
+		{"in progress: token rejected within the grace", func(f *operator.Facts) {
+			withPending(f, 3*time.Second, operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: rejected})
+		}, operator.StateInProgress, nil, "", []string{"refuses its credential for now", "HTTP 401", "younger than 15s", "Check again after"}},
+		{"stuck at once with StuckAfter 0: token rejected within the grace", func(f *operator.Facts) {
+			withPending(f, 3*time.Second, operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: rejected})
+			f.StuckAfter = time.Nanosecond // --stuck-after 0s
+		}, operator.StateStuck, nil, removePending, []string{"cannot recover", "rejects its credential"}},
+		{"stuck at once with rotation off: token rejected within the grace", func(f *operator.Facts) {
+			withPending(f, 3*time.Second, operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: rejected})
+			f.Secret.RotationEnabled = aws.Bool(false)
+		}, operator.StateStuck, []operator.State{operator.StateNotEnabled}, removePending, []string{"cannot recover", "rejects its credential"}},
 		{"stuck at once: value malformed", func(f *operator.Facts) {
 			withPending(f, 3*time.Second, operator.Value{Kind: operator.ValueMalformed, Err: malformed})
 		}, operator.StateStuck, nil, removePending, []string{"its value is malformed", `"client_secret" is missing`}},
@@ -386,6 +399,7 @@ func TestRemovePendingCommandIsTheRotatorsFix(t *testing.T) {
 		Versions: versions.Versions,
 		Current:  operator.Value{Kind: operator.ValueNoToken},
 		Pending:  operator.Value{Kind: operator.ValueOK, Checked: true, CheckErr: e.Clickwrap.Check(ctx, ps.APIEndpoint(), ps.AccessToken)},
+		Now:      time.Now().Add(operator.RejectionSettles),
 	})
 	if d.State != operator.StateStuck || d.Fix != rotation.RemovePendingCommand(arn, v) || d.PendingVersion != v || d.PendingSince.IsZero() {
 		t.Errorf("diagnosis %+v", d)

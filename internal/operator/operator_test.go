@@ -91,7 +91,11 @@ func (e *env) stuckRotation() string {
 	defer e.setHook(nil)
 	e.Secrets.FailNext("UpdateSecretVersionStage", 1, "AccessDeniedException")
 	defer e.Secrets.FailNext("UpdateSecretVersionStage", 0, "")
-	return e.rotate()
+	v := e.rotate()
+	// Inspected later than operator.RejectionSettles after it started: the
+	// refusal is final, not a credential that is not live yet.
+	e.op.Now = func() time.Time { return time.Now().Add(operator.RejectionSettles) }
+	return v
 }
 
 // revokePendingBeforeTest makes Clickwrap reject the pending token.

@@ -52,6 +52,11 @@ func versionInfos(desc *secretsmanager.DescribeSecretOutput, listed []types.Secr
 		if c := b.Created.Compare(a.Created); c != 0 {
 			return c
 		}
+		// Made in the same instant (the clock's resolution): in rotation
+		// order, AWSCURRENT first.
+		if c := stagesRank(a.Stages) - stagesRank(b.Stages); c != 0 {
+			return c
+		}
 		return strings.Compare(a.VersionID, b.VersionID)
 	})
 	return out
@@ -68,19 +73,32 @@ func VersionWithStage(versionIDsToStages map[string][]string, stage string) stri
 	return ""
 }
 
+// stageRank orders the staging labels in rotation order: AWSCURRENT,
+// AWSPENDING, AWSPREVIOUS, then any other.
+func stageRank(s string) int {
+	switch s {
+	case rotation.StageCurrent:
+		return 0
+	case rotation.StagePending:
+		return 1
+	case rotation.StagePrevious:
+		return 2
+	}
+	return 3
+}
+
+// stagesRank is the rank of a version's first label, its stages sorted by
+// sortStages (4 for none).
+func stagesRank(stages []string) int {
+	if len(stages) == 0 {
+		return 4
+	}
+	return stageRank(stages[0])
+}
+
 // sortStages puts the rotation labels first, in rotation order.
 func sortStages(stages []string) []string {
-	rank := func(s string) int {
-		switch s {
-		case rotation.StageCurrent:
-			return 0
-		case rotation.StagePending:
-			return 1
-		case rotation.StagePrevious:
-			return 2
-		}
-		return 3
-	}
+	rank := stageRank
 	out := slices.Clone(stages)
 	if out == nil {
 		out = []string{}

@@ -72,9 +72,11 @@ type WaitOptions struct {
 	// CheckEvery: once the pending value has been stored this long without
 	// being promoted, its token is checked with Clickwrap, and again at this
 	// interval. Default five intervals (10 s with the default interval),
-	// and never less than rotation.DefaultPropagationGrace: within it the
-	// function itself still retries a rejected new token, which may not be
-	// live yet, so a 401 then is no verdict.
+	// and never less than RejectionSettles: within
+	// rotation.DefaultPropagationGrace the function itself still retries a
+	// rejected new token, which may not be live yet, so a 401 then is no
+	// verdict (and status, judging the same version, would say it is in
+	// progress).
 	CheckEvery time.Duration
 }
 
@@ -110,7 +112,7 @@ func (o *Operator) Wait(ctx context.Context, arn, version string, opts WaitOptio
 		opts.Timeout = DefaultTimeout
 	}
 	if opts.CheckEvery <= 0 {
-		opts.CheckEvery = max(5*opts.Interval, rotation.DefaultPropagationGrace)
+		opts.CheckEvery = max(5*opts.Interval, RejectionSettles)
 	}
 	start := time.Now()
 	deadline := start.Add(opts.Timeout)
