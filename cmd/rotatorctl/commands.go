@@ -55,9 +55,10 @@ Diagnoses:
                            until it is removed
   secret-malformed         a field of the secret is wrong (the field is named)
   credentials-secret-unusable
-                           split form: the credentials secret is missing,
-                           cannot be read (access denied, KMS) or is malformed
-                           (the field is named); every rotation would fail
+                           split form: the credentials secret is missing or
+                           malformed (the field is named); every rotation
+                           would fail (one rotatorctl may not read, access
+                           denied or KMS, is check-failed)
   rotation-not-enabled     nothing rotates the secret
   credential-rejected      (--verify) Clickwrap refuses the AWSCURRENT token
   credential-expired       the AWSCURRENT token is past its expires_at
@@ -79,7 +80,8 @@ Diagnoses:
 
 func (c *cli) status(ctx context.Context, secret string, verify, asJSON bool, after time.Duration) int {
 	r, err := c.op.Inspect(ctx, secret, operator.InspectOptions{VerifyCurrent: verify, VerifyPending: verify, StuckAfter: after})
-	if err != nil {
+	if err != nil || ctx.Err() != nil {
+		// Interrupted during a check: what it found is no report.
 		return c.failed(ctx, err)
 	}
 	if asJSON {
@@ -118,10 +120,10 @@ With --wait it follows the rotation, every --interval, until:
                AWSPENDING still on the new AWSCURRENT version at the timeout
                also counts: Secrets Manager may leave it there, it blocks nothing
   failed       the new version lost AWSPENDING without becoming AWSCURRENT, or
-               its value is stored but not promoted for five intervals and is
-               malformed or Clickwrap rejects its token (testSecret can never
-               pass), or it is still AWSPENDING at --timeout (exit 3, with the
-               diagnosis).
+               its value is stored but not promoted for five intervals and
+               15 s and is malformed or Clickwrap rejects its token (testSecret
+               can never pass), or it is still AWSPENDING at --timeout (exit 3,
+               with the diagnosis).
 Secrets Manager may still reattempt a failed rotation on its own later.
 In a terminal the progress is one updating line; otherwise one line per step.
 `,
@@ -282,7 +284,7 @@ is no token to check; 4 when the check could not be made.
 
 func (c *cli) verify(ctx context.Context, secret, stage string) int {
 	r, err := c.op.Verify(ctx, secret, stage)
-	if err != nil {
+	if err != nil || ctx.Err() != nil {
 		return c.failed(ctx, err)
 	}
 	subject := fmt.Sprintf("%s of %s", r.Stage, r.Name)

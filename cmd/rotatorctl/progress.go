@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/operator"
+	"golang.org/x/term"
 )
 
 // progressPrinter shows a rotation's progress: in a terminal one line that
@@ -27,11 +28,22 @@ type progressPrinter struct {
 const heartbeat = 30 * time.Second
 
 func newProgressPrinter(w io.Writer, live bool) *progressPrinter {
-	width := 80
-	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n >= 20 {
-		width = n
+	return &progressPrinter{w: w, live: live, width: lineWidth(w)}
+}
+
+// lineWidth is how many columns a live line may take: the terminal's width
+// (golang.org/x/term), else COLUMNS (which shells seldom export), else 80;
+// never under 20.
+func lineWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if n, _, err := term.GetSize(int(f.Fd())); err == nil && n >= 20 {
+			return n
+		}
 	}
-	return &progressPrinter{w: w, live: live, width: width}
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n >= 20 {
+		return n
+	}
+	return 80
 }
 
 func (p *progressPrinter) update(pr operator.Progress) {

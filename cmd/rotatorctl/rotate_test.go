@@ -233,3 +233,33 @@ func TestRotateInterrupted(t *testing.T) {
 		t.Errorf("the rotation is not left running: %v", w.stages())
 	}
 }
+
+// TestCheckInterrupted: Ctrl-C while status or verify waits on Clickwrap's
+// answer is an interruption (exit 130, "interrupted" on stderr, nothing on
+// stdout), not a check that could not be made (exit 4) with a report of it.
+func TestCheckInterrupted(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"status --verify", []string{"status", secretName, "--verify"}},
+		{"status --verify --json", []string{"status", secretName, "--verify", "--json"}},
+		{"verify", []string{"verify", secretName}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.configure()
+			w.cw.SetDelay(clickwraptest.EndpointAPI, 5*time.Second)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			time.AfterFunc(300*time.Millisecond, cancel)
+			r := w.runCtx(ctx, nil, tt.args...)
+			if r.code != exitInterrupted || r.stdout != "" || !strings.Contains(r.stderr, "interrupted") {
+				t.Errorf("interrupted %s: want exit %d, no stdout, and \"interrupted\"\n%s", tt.name, exitInterrupted, r)
+			}
+		})
+	}
+}

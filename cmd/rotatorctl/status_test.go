@@ -240,6 +240,16 @@ func TestStatus(t *testing.T) {
 		w.configure()
 		w.failedCreate()
 		w.expectStatus(exitStuck, operator.StateStuck, "--stuck-after", "0s")
+		// The suggested unstick reaches the same verdict: it is given the
+		// same --stuck-after, which it would otherwise refuse without.
+		for _, tc := range []struct{ flag, want string }{
+			{"0s", "or: rotatorctl unstick " + secretName + " --stuck-after 0s\n"},
+			{"1ms", "or: rotatorctl unstick " + secretName + " --stuck-after 1ms\n"},
+		} {
+			if r := w.expect(exitStuck, nil, "status", secretName, "--stuck-after", tc.flag); !strings.Contains(r.stdout, tc.want) {
+				t.Errorf("status --stuck-after %s does not suggest %q:\n%s", tc.flag, tc.want, r)
+			}
+		}
 	})
 	t.Run("AWSPENDING on the AWSCURRENT version", func(t *testing.T) {
 		t.Parallel()

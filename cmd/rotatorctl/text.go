@@ -187,13 +187,26 @@ func writeFinding(w io.Writer, f operator.Finding, d operator.Diagnosis, secret 
 	fmt.Fprintf(w, "  Fix:  %s\n", f.Fix)
 	switch f.State {
 	case operator.StateStuck:
-		fmt.Fprintf(w, "        or: %s unstick %s\n", program, secret)
+		fmt.Fprintf(w, "        or: %s unstick %s%s\n", program, secret, stuckAfterFlag(d.StuckAfter))
 		fmt.Fprintf(w, "  Then: %s rotate %s --wait\n", program, secret)
 	case operator.StateRejected, operator.StateExpired, operator.StateNoCredential:
 		fmt.Fprintf(w, "        or: %s rotate %s --wait\n", program, secret)
 	case operator.StateEmpty:
 		fmt.Fprintf(w, "  Then: %s rotate %s --wait\n", program, secret)
 	}
+}
+
+// stuckAfterFlag is the --stuck-after unstick needs to reach the verdict a
+// diagnosis made with stuckAfter: none for the default, "0s" for the
+// "at once" of stuckAfter(0).
+func stuckAfterFlag(after time.Duration) string {
+	switch {
+	case after == 0 || after == operator.DefaultStuckAfter:
+		return ""
+	case after <= time.Nanosecond:
+		return " --stuck-after 0s"
+	}
+	return " --stuck-after " + after.String()
 }
 
 // wrapWidth is the width messages are wrapped to.

@@ -38,8 +38,10 @@ const (
 	// start from it.
 	StateMalformed State = "secret-malformed"
 	// StateCredentialsUnusable: the AWSCURRENT token secret is in the split
-	// form and its credentials secret is missing, cannot be read (access
-	// denied, KMS) or is malformed: createSecret would mint nothing.
+	// form and its credentials secret is missing or malformed: createSecret
+	// would mint nothing. One the caller's AWS credentials may not read
+	// (access denied, KMS) is StateCheckFailed: the rotation function's
+	// role may well read it.
 	StateCredentialsUnusable State = "credentials-secret-unusable"
 	// StateNotEnabled: rotation is not turned on for the secret.
 	StateNotEnabled State = "rotation-not-enabled"
@@ -139,6 +141,10 @@ type Diagnosis struct {
 	// version; PendingSince is when it was created (zero when unknown).
 	PendingVersion string    `json:"pending_version,omitempty"`
 	PendingSince   time.Time `json:"pending_since,omitzero"`
+	// StuckAfter is the age past which the diagnosis called a pending
+	// version stuck (Facts.StuckAfter, or DefaultStuckAfter): a command
+	// that acts on the verdict, unstick, must be given the same.
+	StuckAfter time.Duration `json:"-"`
 }
 
 // Findings returns every finding, most urgent first.
@@ -230,7 +236,7 @@ func Diagnose(f Facts) Diagnosis {
 	if arn == "" {
 		arn = aws.ToString(sec.Name)
 	}
-	d := Diagnosis{CurrentVersion: VersionWithStage(sec.VersionIdsToStages, rotation.StageCurrent)}
+	d := Diagnosis{CurrentVersion: VersionWithStage(sec.VersionIdsToStages, rotation.StageCurrent), StuckAfter: stuckAfter}
 	var found []Finding
 
 	enabled := aws.ToBool(sec.RotationEnabled)
