@@ -5,13 +5,17 @@
 //
 //   - read the secret's AWSCURRENT version (GetSecretValueCommand) and take
 //     access_token and api_url (https://api.pactsafe.com/v1.1 when the secret
-//     has none);
+//     has none), refusing a secret the rotator would refuse too (a known
+//     field that is not a string, a URL that is not https://), with an error
+//     that names the field, never its value;
 //   - keep the token for at most --max-age (5 minutes by default), and never
 //     past the secret's expires_at;
 //   - send it as "Authorization: Bearer" over HTTPS only, certificates
 //     verified, following no redirect (so the token goes nowhere but api_url);
 //   - when Clickwrap answers 401 (a rotation replaced the token since it was
-//     read), read the secret again once and retry once with the newer token.
+//     read), read the secret again once and retry once with the newer token;
+//   - make one read of the secret at a time, which the requests that need it
+//     share (N concurrent requests at expiry, or N 401s, make one read).
 //
 // The token is never printed or logged. Needs Node.js 18 or later and
 // @aws-sdk/client-secrets-manager (npm ci installs the version package-lock.json
@@ -35,7 +39,9 @@
 // line, and exits 0 when every request succeeded, 1 otherwise, 2 on a usage
 // error.
 
+import { realpathSync } from "node:fs";
 import https from "node:https";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 
@@ -46,14 +52,22 @@ const HTTP_TIMEOUT_MS = 10_000; // per request to the API
 // its value).
 class SecretError extends Error {}
 
+// The secret's fields that hold a string (or null), as the rotator reads them.
+const STRING_FIELDS = ["client_id", "client_secret", "access_token", "token_type", "token_url", "api_url", "credentials_secret", "expires_at"];
+// RFC 6750's Bearer credential (a token68): nothing else can go in the header.
+const TOKEN68 = /^[A-Za-z0-9._~+/-]+=*$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
 // TokenCache is the token from the secret's AWSCURRENT version, kept for a
-// bounded time.
+// bounded time. One read of the secret at a time, shared by every caller
+// that needs one (N requests at expiry, or N 401s, make one read).
 export class TokenCache {
   #sm;
   #secretId;
   #maxAgeMs;
-  #cached = null; // {token, apiUrl, readAt, expiry}, times in ms since the epoch
-  reads = 0; // GetSecretValue calls, for the summary
+  #cached = null; // {token, apiUrl, readAt, expiry, n}, times in ms since the epoch, n the read's number
+  #reading = null; // the read under way: a promise that every caller needing a read awaits
+  #started = 0; // reads started
 
   constructor(secretsClient, secretId, maxAgeMs) {
     this.#sm = secretsClient;
@@ -61,11 +75,16 @@ export class TokenCache {
     this.#maxAgeMs = maxAgeMs;
   }
 
+  // reads counts the GetSecretValue calls, for the summary.
+  get reads() {
+    return this.#started;
+  }
+
   // get returns {token, apiUrl}: the cached ones, or a fresh read when they
   // are stale.
   async get() {
     if (!this.#fresh(Date.now())) {
-      await this.#read();
+      await this.#load();
     }
     return { token: this.#cached.token, apiUrl: this.#cached.apiUrl };
   }
@@ -74,7 +93,13 @@ export class TokenCache {
   // rejectedToken. It returns {token, apiUrl} when the secret now holds
   // another token, null when it still holds the rejected one.
   async reread(rejectedToken) {
-    await this.#read();
+    // Nothing to read when another caller has already replaced the token. A
+    // read under way may have started before the 401 and find the rejected
+    // token: then wait for it and read again.
+    const before = this.#started;
+    while (this.#cached === null || (this.#cached.token === rejectedToken && this.#cached.n <= before)) {
+      await this.#load();
+    }
     if (this.#cached.token === rejectedToken) {
       return null;
     }
@@ -95,39 +120,85 @@ export class TokenCache {
     return now - c.readAt < this.#maxAgeMs;
   }
 
+  // #load starts a read of the secret, or joins the one under way.
+  #load() {
+    this.#reading ??= this.#read().finally(() => {
+      this.#reading = null;
+    });
+    return this.#reading;
+  }
+
   async #read() {
+    const n = ++this.#started;
     const readAt = Date.now();
-    this.reads++;
     let out;
     try {
       out = await this.#sm.send(new GetSecretValueCommand({ SecretId: this.#secretId, VersionStage: "AWSCURRENT" }));
     } catch (e) {
       throw new SecretError(`reading secret ${this.#secretId}: ${e.name}: ${e.message}`);
     }
-    let secret;
-    try {
-      secret = JSON.parse(out.SecretString ?? "");
-    } catch {
-      secret = null;
-    }
-    if (secret === null || typeof secret !== "object" || Array.isArray(secret)) {
-      throw new SecretError(`secret ${this.#secretId} is not a JSON object`);
-    }
-    const token = secret.access_token;
-    if (typeof token !== "string" || token === "") {
-      throw new SecretError(`secret ${this.#secretId} holds no access_token: has it been rotated yet?`);
-    }
-    const apiUrl = (secret.api_url || DEFAULT_API_URL).replace(/\/+$/, "");
-    if (!apiUrl.startsWith("https://")) {
-      throw new SecretError(`secret ${this.#secretId}: api_url is not https://: refusing to send the token over it`);
-    }
+    const { token, apiUrl, expiresAt } = parseSecret(this.#secretId, out.SecretString);
     let expiry = readAt + this.#maxAgeMs;
-    const expiresAt = typeof secret.expires_at === "string" ? Date.parse(secret.expires_at) : NaN;
     if (!Number.isNaN(expiresAt) && expiresAt < expiry) {
       expiry = expiresAt;
     }
-    this.#cached = { token, apiUrl, readAt, expiry };
+    // Reads never overlap (#load), but never let an older one replace a newer.
+    if (this.#cached === null || n > this.#cached.n) {
+      this.#cached = { token, apiUrl, readAt, expiry, n };
+    }
   }
+}
+
+// parseSecret returns {token, apiUrl, expiresAt (ms since the epoch, NaN
+// when none)} from a SecretString. For a secret the rotator would refuse too
+// it throws a SecretError that names the field at fault, never its value.
+function parseSecret(secretId, secretString) {
+  let secret;
+  try {
+    secret = JSON.parse(secretString ?? "");
+  } catch {
+    secret = null;
+  }
+  if (secret === null || typeof secret !== "object" || Array.isArray(secret)) {
+    throw new SecretError(`secret ${secretId} is not a JSON object`);
+  }
+  const bad = (field, problem) => new SecretError(`secret ${secretId}: field "${field}" ${problem}`);
+  for (const field of STRING_FIELDS) {
+    // Absent or null (== null) is fine, as an empty string is.
+    if (secret[field] != null && typeof secret[field] !== "string") {
+      throw bad(field, "must be a JSON string");
+    }
+  }
+  const token = secret.access_token ?? "";
+  if (token === "") {
+    throw bad("access_token", "is missing or empty: has the secret been rotated yet?");
+  }
+  if (!TOKEN68.test(token)) {
+    throw bad("access_token", "is not a token68 (RFC 6750), so it cannot be sent as a Bearer token");
+  }
+  for (const field of ["api_url", "token_url"]) {
+    if (secret[field] && !isHttpsUrl(secret[field])) {
+      throw bad(field, "must be an https:// URL with a host and no user info: refusing to send the token over it");
+    }
+  }
+  let expiresAt = NaN;
+  if (secret.expires_at) {
+    expiresAt = RFC3339.test(secret.expires_at) ? Date.parse(secret.expires_at) : NaN;
+    if (Number.isNaN(expiresAt)) {
+      throw bad("expires_at", "is not an RFC 3339 time such as 2026-01-02T15:04:05Z");
+    }
+  }
+  return { token, apiUrl: (secret.api_url || DEFAULT_API_URL).replace(/\/+$/, ""), expiresAt };
+}
+
+function isHttpsUrl(text) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return url.protocol === "https:" && url.hostname !== "" && url.username === "" && url.password === "";
 }
 
 // getSites sends GET {apiUrl}/sites?per_page=1 with the token and resolves to
@@ -262,4 +333,16 @@ async function main() {
   process.exitCode = n > 0 && failed === 0 ? 0 : 1;
 }
 
-await main();
+// main runs when this file is the program, not when an application (or a
+// test) imports TokenCache and callApi from it.
+function isProgram() {
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false; // no script (node -e), or not a file
+  }
+}
+
+if (isProgram()) {
+  await main();
+}

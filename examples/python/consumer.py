@@ -4,13 +4,18 @@
 Copy TokenCache and call_api into your application. They:
 
   * read the secret's AWSCURRENT version and take access_token and api_url
-    (https://api.pactsafe.com/v1.1 when the secret has none);
+    (https://api.pactsafe.com/v1.1 when the secret has none), refusing a
+    secret the rotator would refuse too (a known field that is not a string,
+    a URL that is not https://), with an error that names the field, never
+    its value;
   * keep the token for at most --max-age (5 minutes by default), and never past
     the secret's expires_at;
   * send it as "Authorization: Bearer" over HTTPS only, certificates verified,
     following no redirect (so the token goes nowhere but api_url);
   * when Clickwrap answers 401 (a rotation replaced the token since it was
-    read), read the secret again once and retry once with the newer token.
+    read), read the secret again once and retry once with the newer token;
+  * are safe for threads: one read of the secret at a time, shared by the
+    threads that need it (N threads at expiry, or N 401s, make one read).
 
 The token is never printed or logged. Needs boto3 (Debian: apt-get install
 python3-boto3) and the standard library. The role running it needs
@@ -44,6 +49,7 @@ import re
 import signal
 import ssl
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -57,18 +63,31 @@ import botocore.exceptions
 DEFAULT_API_URL = "https://api.pactsafe.com/v1.1"
 HTTP_TIMEOUT = 10  # seconds, per request to the API
 
+# The secret's fields that hold a string (or null), as the rotator reads them.
+STRING_FIELDS = ("client_id", "client_secret", "access_token", "token_type",
+                 "token_url", "api_url", "credentials_secret", "expires_at")
+# RFC 6750's Bearer credential (a token68): nothing else can go in the header.
+TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+RFC3339 = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})")
+
 
 class SecretError(Exception):
     """The secret could not be read or holds no usable token (never its value)."""
 
 
 class TokenCache:
-    """The token from the secret's AWSCURRENT version, kept for a bounded time."""
+    """The token from the secret's AWSCURRENT version, kept for a bounded time.
+
+    Safe for threads: the lock is held while the secret is read, so there is
+    one read at a time, and a thread that waited for it uses its token rather
+    than read again.
+    """
 
     def __init__(self, secrets_client, secret_id, max_age):
         self._sm = secrets_client
         self._secret_id = secret_id
         self._max_age = max_age
+        self._lock = threading.Lock()
         self._token = None
         self._api_url = None
         self._read_at = 0.0
@@ -77,9 +96,10 @@ class TokenCache:
 
     def get(self):
         """(token, api_url): the cached ones, or a fresh read when they are stale."""
-        if not self._fresh(time.time()):
-            self._read()
-        return self._token, self._api_url
+        with self._lock:
+            if not self._fresh(time.time()):
+                self._read()
+            return self._token, self._api_url
 
     def reread(self, rejected_token):
         """Read the secret again after Clickwrap answered 401 to rejected_token.
@@ -87,10 +107,12 @@ class TokenCache:
         Returns (token, api_url) when the secret now holds another token, None
         when it still holds the rejected one (nothing newer to retry with).
         """
-        self._read()
-        if self._token == rejected_token:
-            return None
-        return self._token, self._api_url
+        with self._lock:
+            if self._token in (None, rejected_token):  # else another thread has replaced it
+                self._read()
+            if self._token == rejected_token:
+                return None
+            return self._token, self._api_url
 
     def _fresh(self, now):
         if self._token is None:
@@ -103,39 +125,74 @@ class TokenCache:
         return now - self._read_at < self._max_age
 
     def _read(self):
+        """Read the secret; the caller holds the lock."""
         read_at = time.time()
         self.reads += 1
         try:
             out = self._sm.get_secret_value(SecretId=self._secret_id, VersionStage="AWSCURRENT")
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             raise SecretError(f"reading secret {self._secret_id}: {e}") from None
-        try:
-            secret = json.loads(out.get("SecretString") or "")
-        except ValueError:
-            raise SecretError(f"secret {self._secret_id} is not a JSON object") from None
-        if not isinstance(secret, dict):
-            raise SecretError(f"secret {self._secret_id} is not a JSON object")
-        token = secret.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise SecretError(f"secret {self._secret_id} holds no access_token: has it been rotated yet?")
-        api_url = (secret.get("api_url") or DEFAULT_API_URL).rstrip("/")
-        if urllib.parse.urlsplit(api_url).scheme != "https":
-            raise SecretError(f"secret {self._secret_id}: api_url is not https://: refusing to send the token over it")
+        token, api_url, expires_at = parse_secret(self._secret_id, out.get("SecretString"))
         expiry = read_at + self._max_age
-        expires_at = parse_time(secret.get("expires_at"))
         if expires_at is not None and expires_at < expiry:
             expiry = expires_at
         self._token, self._api_url, self._read_at, self._expiry = token, api_url, read_at, expiry
 
 
-def parse_time(value):
-    """An RFC 3339 expires_at as a Unix time, None when absent or unreadable."""
-    if not isinstance(value, str) or not value:
+def parse_secret(secret_id, secret_string):
+    """(access_token, api_url, expires_at as a Unix time or None) from a SecretString.
+
+    Raises SecretError, naming the field at fault but never its value, for a
+    secret the rotator would refuse too.
+    """
+    try:
+        secret = json.loads(secret_string or "")
+    except (ValueError, RecursionError):
+        secret = None
+    if not isinstance(secret, dict):
+        raise SecretError(f"secret {secret_id} is not a JSON object")
+
+    def bad(field, problem):
+        return SecretError(f'secret {secret_id}: field "{field}" {problem}')
+
+    for field in STRING_FIELDS:
+        if secret.get(field) is not None and not isinstance(secret[field], str):
+            raise bad(field, "must be a JSON string")
+    token = secret.get("access_token") or ""
+    if not token:
+        raise bad("access_token", "is missing or empty: has the secret been rotated yet?")
+    if not TOKEN68.fullmatch(token):
+        raise bad("access_token", "is not a token68 (RFC 6750), so it cannot be sent as a Bearer token")
+    for field in ("api_url", "token_url"):
+        if secret.get(field) and not is_https_url(secret[field]):
+            raise bad(field, "must be an https:// URL with a host and no user info: refusing to send the token over it")
+    expires_at = None
+    if secret.get("expires_at"):
+        expires_at = parse_time(secret["expires_at"])
+        if expires_at is None:
+            raise bad("expires_at", "is not an RFC 3339 time such as 2026-01-02T15:04:05Z")
+    return token, (secret.get("api_url") or DEFAULT_API_URL).rstrip("/"), expires_at
+
+
+def is_https_url(text):
+    try:
+        url = urllib.parse.urlsplit(text)
+        url.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return url.scheme == "https" and bool(url.hostname) and "@" not in url.netloc
+
+
+def parse_time(text):
+    """An RFC 3339 time as a Unix time, None when it is not one."""
+    m = RFC3339.fullmatch(text)
+    if not m:
         return None
-    try:  # fromisoformat takes "Z" only from Python 3.11 on
-        return datetime.fromisoformat(re.sub(r"[Zz]$", "+00:00", value)).timestamp()
+    try:  # fromisoformat takes "Z", and fractions of other than 3 or 6 digits, only from Python 3.11 on
+        t = datetime.fromisoformat(m[1] + ("+00:00" if m[3] == "Z" else m[3]))
     except ValueError:
         return None
+    return t.timestamp() + float(m[2] or 0)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
