@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,6 +42,19 @@ type TokenSourceOptions struct {
 	// request (it uses a token it has just been given even if it already
 	// counts as expired), and the secret is still read at most once per
 	// MaxAge.
+	//
+	// When the read due after MaxAge fails (Secrets Manager throttled or
+	// unreachable, KMS unable to decrypt, a malformed secret), the cached
+	// token, which most likely still works, goes on being used for at most
+	// MaxAge more: until twice MaxAge after the read that returned it, and
+	// never past the secret's expires_at (a 401 through [Transport] still
+	// re-reads at once). Meanwhile the secret is read again once
+	// a back-off has passed: 1 second after the failed read, doubling after
+	// each further one, at most 30 seconds; calls in between are answered
+	// from the cache without a read. Token keeps the token's Expiry, which
+	// has passed. Once the cached token is past expires_at, or was read
+	// twice MaxAge ago, the read's error is returned, as it is when there is
+	// no cached token (a first read that fails).
 	MaxAge time.Duration
 	// FallbackToPending makes a 401 on the AWSCURRENT token also try the
 	// AWSPENDING version. It matters only if minting a token revokes the
@@ -48,14 +62,33 @@ type TokenSourceOptions struct {
 	// AWSCURRENT token dies when createSecret mints, and the new token is
 	// readable as AWSPENDING until finishSecret promotes it. The consumer's
 	// role then also needs GetSecretValue for AWSPENDING (the same action).
+	//
+	// The re-read after a 401 then polls, to catch a token minted but not
+	// yet stored: it reads AWSCURRENT and AWSPENDING up to 5 times, 100 ms
+	// apart, so a re-read that finds nothing newer takes about 0.4 seconds
+	// and 10 GetSecretValue calls (one re-read for all the callers that
+	// report the same token; see [TokenSource.Rejected]).
 	FallbackToPending bool
+	// Logger, when set, receives a warning for each failed read of the
+	// secret after which the cached token is still used (see MaxAge): the
+	// secret's ID, the read's error, until when the token is used and when
+	// the secret is read next. Never a token or any other value of the
+	// secret. Nil logs nothing.
+	Logger *slog.Logger
 }
 
 // TokenSource is the consumer side of rotation: it reads the access token
 // from the secret's AWSCURRENT version, caches it for
 // [TokenSourceOptions.MaxAge] (or until the secret's expires_at, if sooner),
-// and re-reads the secret when Clickwrap rejects the cached token. Safe for
-// concurrent use; concurrent 401s cause one read.
+// and re-reads the secret when Clickwrap rejects the cached token.
+//
+// Safe for concurrent use. Reads of the secret are shared, and a caller that
+// has a usable token in the cache never waits for one: callers that find the
+// cache stale wait together for one read of AWSCURRENT, and concurrent 401s
+// on a token cause one re-read (see [TokenSource.Rejected]). Each shared
+// read, polls included, is bounded to 10 seconds whatever the callers'
+// contexts; a caller whose context ends stops waiting for it, and the read
+// goes on for the others.
 //
 // Use it with [Transport], which sends the token only over HTTPS and only to
 // the host of the secret's api_url, and on a 401 re-reads the secret and
@@ -68,10 +101,25 @@ type TokenSource struct {
 	secrets  SecretReader
 	secretID string
 	opts     TokenSourceOptions
-	now      func() time.Time
 
-	mu     sync.Mutex
-	cached cachedToken // zero until the first read
+	mu          sync.Mutex
+	now         func() time.Time
+	readTimeout time.Duration // bound of one shared read: readTimeout, or a test's
+	cached      cachedToken   // zero until the first read
+	gen         uint64        // incremented each time cached is replaced
+	// refresh is the read of AWSCURRENT in progress for a stale or empty
+	// cache, which the callers that need it wait for together.
+	refresh *flight
+	// refreshFailures counts the refreshes failed in a row. While it is not
+	// zero and the cached token is servable, no refresh starts before
+	// retryAt.
+	refreshFailures int
+	retryAt         time.Time
+	// rereads are the re-reads after a 401 in progress, by rejected token.
+	rereads map[string]*flight
+	// noNewer is the answer of the last re-read that found no replacement
+	// for its token.
+	noNewer rejection
 }
 
 // cachedToken is one read of the secret.
@@ -82,6 +130,58 @@ type cachedToken struct {
 	// expiry is readAt+MaxAge, or the secret's expires_at if that is
 	// sooner: the oauth2.Token's Expiry.
 	expiry time.Time
+	// expiresAt is the secret's expires_at; zero when it has none.
+	expiresAt time.Time
+}
+
+// rejection is what a re-read after a 401 found when it found no other
+// token than the rejected one: nothing newer, or a failed read.
+type rejection struct {
+	token string    // the rejected token
+	err   error     // what Rejected answers for token until the back-off ends
+	times int       // re-reads in a row for token that found no replacement
+	until time.Time // end of the back-off: no re-read for token before it
+}
+
+// flight is one read of the secret in progress, shared by the callers that
+// need its result, as in golang.org/x/sync/singleflight's DoChan.
+type flight struct {
+	done chan struct{} // closed once c and err are set
+	c    cachedToken
+	err  error
+}
+
+// wait returns the flight's result, or an error wrapping ctx.Err() if ctx
+// ends first; the flight goes on for its other callers.
+func (f *flight) wait(ctx context.Context, secretID string) (cachedToken, error) {
+	select {
+	case <-f.done:
+		return f.c, f.err
+	default:
+	}
+	select {
+	case <-f.done:
+		return f.c, f.err
+	case <-ctx.Done():
+		return cachedToken{}, fmt.Errorf("clickwrap token source: waiting for a read of secret %s: %w", secretID, ctx.Err())
+	}
+}
+
+// readTimeout bounds each shared read of the secret: a refresh of
+// AWSCURRENT, or a re-read after a 401 with its polls. Token's wait has the
+// same bound.
+const readTimeout = 10 * time.Second
+
+// backoff is how long the source waits before it reads the secret again
+// for the same purpose after n (>= 1) reads in a row that failed or found
+// nothing newer: 1 second, doubling, at most 30 seconds.
+func backoff(n int) time.Duration {
+	const ceiling = 30 * time.Second
+	d := time.Second
+	for ; n > 1 && d < ceiling; n-- {
+		d *= 2
+	}
+	return min(d, ceiling)
 }
 
 // expiryOf is readAt+maxAge, or expiresAt if it is set and sooner.
@@ -105,7 +205,16 @@ func (c *cachedToken) fresh(now time.Time, maxAge time.Duration) bool {
 	if c.expiry.After(c.readAt) {
 		return now.Before(c.expiry)
 	}
-	return now.Sub(c.readAt) < maxAge
+	return now.Before(c.readAt.Add(maxAge))
+}
+
+// servable reports whether c may be used at now once a refresh has failed:
+// it is not past the secret's expires_at (or the secret has none), and it
+// was read less than twice maxAge ago.
+func (c *cachedToken) servable(now time.Time, maxAge time.Duration) bool {
+	return c.token != "" &&
+		(c.expiresAt.IsZero() || now.Before(c.expiresAt)) &&
+		now.Before(c.readAt.Add(2*maxAge))
 }
 
 // NewTokenSource returns a TokenSource for the secret secretID.
@@ -113,26 +222,29 @@ func NewTokenSource(sm SecretReader, secretID string, opts TokenSourceOptions) *
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = 5 * time.Minute
 	}
-	return &TokenSource{secrets: sm, secretID: secretID, opts: opts, now: time.Now}
+	return &TokenSource{secrets: sm, secretID: secretID, opts: opts, now: time.Now, readTimeout: readTimeout}
 }
 
 // Token implements [oauth2.TokenSource]: it returns the cached token, or
-// reads AWSCURRENT (bounded to 10 seconds) when there is none or it is
+// reads AWSCURRENT (waiting at most 10 seconds) when there is none or it is
 // stale, as [TokenSource.AccessToken] does. TokenType is "Bearer". Expiry is
 // the time the token was read from the secret plus MaxAge, or the secret's
 // expires_at if that is sooner; it is fixed at the read, so a cached token
-// keeps its Expiry however often Token is called. oauth2.ReuseTokenSource
-// (and so oauth2.NewClient) reuses the token until 10 seconds before Expiry,
-// then asks Token again; see [TokenSourceOptions.MaxAge]. The error is the
-// read's: a Secrets Manager error, or a [*FieldError] or [ErrNotObject] for a
-// malformed secret, wrapped with the secret's ID (never its value).
+// keeps its Expiry however often Token is called, also while it is used on
+// after a failed read (see [TokenSourceOptions.MaxAge]).
+// oauth2.ReuseTokenSource (and so oauth2.NewClient) reuses the token until
+// 10 seconds before Expiry, then asks Token again; see
+// [TokenSourceOptions.MaxAge]. The error is the read's: a Secrets Manager
+// error, or a [*FieldError] or [ErrNotObject] for a malformed secret,
+// wrapped with the secret's ID (never its value); or, when the read takes
+// longer than 10 seconds, one wrapping [context.DeadlineExceeded].
 //
 // Under oauth2.Transport or oauth2.NewClient the token is sent to ANY host a
 // request names, over plain http too: oauth2's transport binds the token to
 // no host. [Transport] sends it only over HTTPS to the host of the secret's
 // api_url, and on a 401 re-reads the secret and retries.
 func (s *TokenSource) Token() (*oauth2.Token, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
 	c, err := s.current(ctx)
 	if err != nil {
@@ -143,7 +255,11 @@ func (s *TokenSource) Token() (*oauth2.Token, error) {
 
 // AccessToken returns the cached token, reading AWSCURRENT when there is
 // none or it is stale: older than MaxAge, or past the secret's expires_at.
-// Errors are those of [TokenSource.Token].
+// When that read fails, the cached token is returned while it may still be
+// used, as [TokenSourceOptions.MaxAge] says. The read is shared with the other
+// callers and bounded to 10 seconds; AccessToken stops waiting for it when
+// ctx ends, with an error wrapping ctx.Err(). Other errors are those of
+// [TokenSource.Token].
 func (s *TokenSource) AccessToken(ctx context.Context) (string, error) {
 	c, err := s.current(ctx)
 	return c.token, err
@@ -152,28 +268,88 @@ func (s *TokenSource) AccessToken(ctx context.Context) (string, error) {
 // current returns the cached read, reading AWSCURRENT when it is stale.
 func (s *TokenSource) current(ctx context.Context) (cachedToken, error) {
 	s.mu.Lock()
+	now := s.now()
+	if s.cached.fresh(now, s.opts.MaxAge) ||
+		// A refresh failed: the cached token is used on, and only the
+		// caller that starts the next read after the back-off waits for it.
+		(s.refreshFailures > 0 && s.cached.servable(now, s.opts.MaxAge) && (s.refresh != nil || now.Before(s.retryAt))) {
+		c := s.cached
+		s.mu.Unlock()
+		return c, nil
+	}
+	f := s.refresh
+	if f == nil {
+		f = s.startRefreshLocked(ctx)
+	}
+	s.mu.Unlock()
+	c, err := f.wait(ctx, s.secretID)
+	if err == nil || ctx.Err() != nil {
+		return c, err
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cached.fresh(s.now(), s.opts.MaxAge) {
+	if s.cached.servable(s.now(), s.opts.MaxAge) {
 		return s.cached, nil
 	}
-	c, err := s.read(ctx, "AWSCURRENT")
-	if err != nil {
-		return cachedToken{}, err
-	}
-	s.cached = c
-	return c, nil
+	return cachedToken{}, err
 }
 
-// pendingPolls bound how long Rejected waits for a pending token to be
-// stored (the moment between a mint and its PutSecretValue).
+// startRefreshLocked starts the read of AWSCURRENT for a stale or empty
+// cache. The caller holds s.mu.
+func (s *TokenSource) startRefreshLocked(ctx context.Context) *flight {
+	gen := s.gen
+	s.refresh = s.goLocked(ctx, func(ctx context.Context, now func() time.Time) (cachedToken, error) {
+		return s.read(ctx, "AWSCURRENT", now)
+	}, func(c cachedToken, err error) (cachedToken, error) {
+		s.refresh = nil
+		if err != nil {
+			s.refreshFailures++
+			now, wait := s.now(), backoff(s.refreshFailures)
+			s.retryAt = now.Add(wait)
+			if s.opts.Logger != nil && s.cached.servable(now, s.opts.MaxAge) {
+				until := s.cached.readAt.Add(2 * s.opts.MaxAge)
+				if !s.cached.expiresAt.IsZero() && s.cached.expiresAt.Before(until) {
+					until = s.cached.expiresAt
+				}
+				s.opts.Logger.Warn("clickwrap token source: reading the secret failed; still using the cached token",
+					"secret_id", s.secretID, "error", err.Error(), "failures_in_a_row", s.refreshFailures,
+					"used_until", until, "next_read_in", wait)
+			}
+			return cachedToken{}, err
+		}
+		if s.gen == gen {
+			s.installLocked(c)
+		} // else a re-read after a 401 replaced the cache while this read ran: keep its token
+		s.refreshFailures = 0
+		return s.cached, nil
+	})
+	return s.refresh
+}
+
+// pendingPolls bound how long a re-read with FallbackToPending waits for a
+// pending token to be stored (the moment between a mint and its
+// PutSecretValue).
 const (
 	pendingPolls    = 5
 	pendingInterval = 100 * time.Millisecond
 )
 
-// Rejected tells the source that Clickwrap answered 401 to token. It reads
-// the secret again (once, however many callers report the same token) and
-// returns the replacement, or an error when the secret holds nothing newer.
+// Rejected tells the source that Clickwrap answered 401 to token, and
+// returns the token to use instead. When the source already holds another
+// token, it returns that one without a read. Otherwise it re-reads the
+// secret (AWSCURRENT; with [TokenSourceOptions.FallbackToPending], polling
+// AWSPENDING too for about 0.4 seconds), once however many callers report
+// the same token meanwhile, bounded to 10 seconds; Rejected stops waiting
+// when ctx ends, with an error wrapping ctx.Err(), and the re-read goes on
+// for the others. A newer token is cached and returned. Callers holding a
+// cached token do not wait for the re-read.
+//
+// When the secret holds no other token, the error says so; when the re-read
+// fails, the error is the read's (see [TokenSource.Token]). Either is
+// remembered: the same token reported again gets the same error without a
+// read until a back-off has passed, 1 second after the first such re-read
+// and doubling with each further one for that token, at most 30 seconds.
+// Errors name the secret, never a token.
 func (s *TokenSource) Rejected(ctx context.Context, token string) (string, error) {
 	c, err := s.rejected(ctx, token)
 	return c.token, err
@@ -182,13 +358,61 @@ func (s *TokenSource) Rejected(ctx context.Context, token string) (string, error
 // rejected is Rejected, returning the whole read of the replacement.
 func (s *TokenSource) rejected(ctx context.Context, token string) (cachedToken, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.cached.token != "" && s.cached.token != token {
-		return s.cached, nil // another caller already replaced it
+		c := s.cached
+		s.mu.Unlock()
+		return c, nil // another caller already replaced it
 	}
-	polls := 1
+	if s.noNewer.token == token && s.now().Before(s.noNewer.until) {
+		err := s.noNewer.err
+		s.mu.Unlock()
+		return cachedToken{}, err
+	}
+	f := s.rereads[token]
+	if f == nil {
+		f = s.startRereadLocked(ctx, token)
+	}
+	s.mu.Unlock()
+	return f.wait(ctx, s.secretID)
+}
+
+// startRereadLocked starts the re-read after a 401 on token. The caller
+// holds s.mu.
+func (s *TokenSource) startRereadLocked(ctx context.Context, token string) *flight {
+	if s.rereads == nil {
+		s.rereads = map[string]*flight{}
+	}
+	f := s.goLocked(ctx, func(ctx context.Context, now func() time.Time) (cachedToken, error) {
+		return s.reread(ctx, token, now)
+	}, func(c cachedToken, err error) (cachedToken, error) {
+		delete(s.rereads, token)
+		if err == nil && (s.cached.token == "" || s.cached.token == token) {
+			s.installLocked(c)
+		}
+		if s.cached.token != "" && s.cached.token != token {
+			// This re-read's replacement, or one another read found meanwhile.
+			if s.noNewer.token == token {
+				s.noNewer = rejection{}
+			}
+			return s.cached, nil
+		}
+		times := 1
+		if s.noNewer.token == token {
+			times = s.noNewer.times + 1
+		}
+		s.noNewer = rejection{token: token, err: err, times: times, until: s.now().Add(backoff(times))}
+		return cachedToken{}, err
+	})
+	s.rereads[token] = f
+	return f
+}
+
+// reread reads the secret for a token other than the rejected one:
+// AWSCURRENT, and with FallbackToPending AWSPENDING too, polled.
+func (s *TokenSource) reread(ctx context.Context, token string, now func() time.Time) (cachedToken, error) {
+	polls, stages := 1, []string{"AWSCURRENT"}
 	if s.opts.FallbackToPending {
-		polls = pendingPolls
+		polls, stages = pendingPolls, []string{"AWSCURRENT", "AWSPENDING"}
 	}
 	for i := range polls {
 		if i > 0 {
@@ -196,25 +420,20 @@ func (s *TokenSource) rejected(ctx context.Context, token string) (cachedToken, 
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return cachedToken{}, ctx.Err()
+				return cachedToken{}, fmt.Errorf("clickwrap token source: re-reading secret %s: %w", s.secretID, ctx.Err())
 			case <-t.C:
 			}
 		}
-		stages := []string{"AWSCURRENT"}
-		if s.opts.FallbackToPending {
-			stages = append(stages, "AWSPENDING")
-		}
 		for _, stage := range stages {
-			c, err := s.read(ctx, stage)
+			c, err := s.read(ctx, stage, now)
 			var nf *types.ResourceNotFoundException
 			if stage == "AWSPENDING" && errors.As(err, &nf) {
-				continue // no rotation in progress
+				continue // no rotation in progress, or its token is not stored yet
 			}
 			if err != nil {
 				return cachedToken{}, err
 			}
 			if c.token != token {
-				s.cached = c
 				return c, nil
 			}
 		}
@@ -222,10 +441,41 @@ func (s *TokenSource) rejected(ctx context.Context, token string) (cachedToken, 
 	return cachedToken{}, fmt.Errorf("clickwrap token source: Clickwrap rejected the token in secret %s and the secret holds no other: check the secret's rotation (rotatorctl status)", s.secretID)
 }
 
-// read reads one stage of the secret; readAt is the time the read started.
+// goLocked starts read in a goroutine as a shared flight, under a context
+// that keeps ctx's values but not its cancellation (the callers that wait
+// may give up one by one) and ends after s.readTimeout. When read returns,
+// land runs under s.mu, updates the source and gives the flight's result.
 // The caller holds s.mu.
-func (s *TokenSource) read(ctx context.Context, stage string) (cachedToken, error) {
-	readAt := s.now()
+func (s *TokenSource) goLocked(ctx context.Context,
+	read func(ctx context.Context, now func() time.Time) (cachedToken, error),
+	land func(cachedToken, error) (cachedToken, error),
+) *flight {
+	f := &flight{done: make(chan struct{})}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.readTimeout)
+	now := s.now
+	go func() {
+		defer close(f.done)
+		defer cancel()
+		c, err := read(fctx, now)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		f.c, f.err = land(c, err)
+	}()
+	return f
+}
+
+// installLocked replaces the cache with c, a read newer than it. The caller
+// holds s.mu.
+func (s *TokenSource) installLocked(c cachedToken) {
+	s.cached = c
+	s.gen++
+	s.refreshFailures = 0
+}
+
+// read reads one stage of the secret; readAt is the time the read started.
+// It may run without s.mu: it touches nothing of s but its settings.
+func (s *TokenSource) read(ctx context.Context, stage string, now func() time.Time) (cachedToken, error) {
+	readAt := now()
 	out, err := s.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId:     aws.String(s.secretID),
 		VersionStage: aws.String(stage),
@@ -246,10 +496,11 @@ func (s *TokenSource) read(ctx context.Context, stage string) (cachedToken, erro
 		return cachedToken{}, err
 	}
 	return cachedToken{
-		token:   sec.AccessToken,
-		apiHost: u.Host,
-		readAt:  readAt,
-		expiry:  expiryOf(readAt, s.opts.MaxAge, sec.ExpiresAt),
+		token:     sec.AccessToken,
+		apiHost:   u.Host,
+		readAt:    readAt,
+		expiry:    expiryOf(readAt, s.opts.MaxAge, sec.ExpiresAt),
+		expiresAt: sec.ExpiresAt,
 	}, nil
 }
 
@@ -257,10 +508,20 @@ func (s *TokenSource) read(ctx context.Context, stage string) (cachedToken, erro
 // token from a TokenSource. It sends the token only over https:// and only
 // to the host of the secret's api_url (a request or redirect anywhere else
 // fails without it). It sets Authorization: Bearer and, when
-// Clickwrap answers 401, asks the source for the replacement and sends the
-// request again, up to MaxReplacements times (default 3: during rotations in
-// quick succession a replacement can itself be superseded before it is
-// used). A request whose body cannot be replayed is not resent.
+// Clickwrap answers 401, asks the source for the replacement
+// ([TokenSource.Rejected]) and sends the request again, up to
+// MaxReplacements times (default 3: during rotations in quick succession a
+// replacement can itself be superseded before it is used). When the source
+// has no replacement, the caller gets Clickwrap's 401. A request whose body
+// cannot be replayed (a Body without GetBody; http.NoBody can be) is not
+// resent: it gets the 401, but the source still re-reads the secret, so the
+// next request carries the replacement.
+//
+// The reads of the secret a request causes are shared with concurrent
+// requests and bounded to 10 seconds each, whatever the request's context;
+// a request whose context ends stops waiting for them. When no token can be
+// had (the secret cannot be read and no usable token is cached; see
+// [TokenSourceOptions.MaxAge]), RoundTrip returns the source's error.
 type Transport struct {
 	Source *TokenSource
 	// Base carries the requests; nil means http.DefaultTransport.
@@ -294,11 +555,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil || resp.StatusCode != http.StatusUnauthorized {
 			return resp, err
 		}
-		if req.Body != nil && req.GetBody == nil {
-			return resp, nil
-		}
+		// The source re-reads even for a request that cannot be sent again,
+		// so that the next request has the replacement.
 		fresh, rerr := t.Source.rejected(req.Context(), tok)
-		if rerr != nil || allowed(req, fresh.apiHost) != nil {
+		if rerr != nil || !replayable(req) || allowed(req, fresh.apiHost) != nil {
 			return resp, nil // the caller sees Clickwrap's 401
 		}
 		retry := withBearer(req, fresh.token)
@@ -312,6 +572,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err = base.RoundTrip(retry)
 	}
 	return resp, err
+}
+
+// replayable reports whether req can be sent again: it has no body, or one
+// that GetBody gives anew.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
 // allowed refuses to send the token anywhere but over https to the host of

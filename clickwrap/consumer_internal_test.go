@@ -40,3 +40,34 @@ func SetTokenSourceClock(s *TokenSource, now func() time.Time) {
 	defer s.mu.Unlock()
 	s.now = now
 }
+
+// SetTokenSourceReadTimeout replaces the bound of the shared reads of s
+// (10 seconds), for the tests of package clickwrap_test.
+func SetTokenSourceReadTimeout(s *TokenSource, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readTimeout = d
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		times int
+		want  time.Duration
+	}{
+		{name: "first", times: 1, want: time.Second},
+		{name: "second", times: 2, want: 2 * time.Second},
+		{name: "fifth", times: 5, want: 16 * time.Second},
+		{name: "sixth, capped", times: 6, want: 30 * time.Second},
+		{name: "many, capped", times: 1000, want: 30 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := backoff(tt.times); got != tt.want {
+				t.Errorf("backoff(%d) = %s, want %s", tt.times, got, tt.want)
+			}
+		})
+	}
+}
