@@ -30,7 +30,10 @@ type TokenSourceOptions struct {
 	// default). The token is re-read sooner when the secret's expires_at
 	// comes first, and at once when Clickwrap answers 401 through
 	// [Transport]. A rotation is therefore picked up at the latest MaxAge
-	// after the previous read.
+	// after the previous read. A cached token that Clickwrap rejected, for
+	// which the re-read found nothing newer, is still returned until that
+	// re-read's back-off ends (see [TokenSource.Rejected]); the next call
+	// then reads the secret again, and waits for that read.
 	//
 	// Under oauth2.ReuseTokenSource (which oauth2.NewClient wraps around
 	// every source) a token counts as expired 10 seconds (oauth2's
@@ -51,8 +54,11 @@ type TokenSourceOptions struct {
 	// re-reads at once). Meanwhile the secret is read again once
 	// a back-off has passed: 1 second after the failed read, doubling after
 	// each further one, at most 30 seconds; calls in between are answered
-	// from the cache without a read. Token keeps the token's Expiry, which
-	// has passed. Once the cached token is past expires_at, or was read
+	// from the cache without a read. Callers wait only for the first read
+	// that fails (the one due after MaxAge); each read after a back-off runs
+	// in the background, started by a call that, like those made while it
+	// runs, gets the cached token at once. Token keeps the token's Expiry,
+	// which has passed. Once the cached token is past expires_at, or was read
 	// twice MaxAge ago, the read's error is returned, as it is when there is
 	// no cached token (a first read that fails).
 	MaxAge time.Duration
@@ -67,7 +73,11 @@ type TokenSourceOptions struct {
 	// yet stored: it reads AWSCURRENT and AWSPENDING up to 5 times, 100 ms
 	// apart, so a re-read that finds nothing newer takes about 0.4 seconds
 	// and 10 GetSecretValue calls (one re-read for all the callers that
-	// report the same token; see [TokenSource.Rejected]).
+	// report the same token; see [TokenSource.Rejected]). A re-read does not
+	// take as the replacement a token that Clickwrap rejected and whose
+	// back-off has not ended: when Clickwrap rejects both the AWSCURRENT and
+	// the AWSPENDING token, the source backs off instead of alternating
+	// between them.
 	FallbackToPending bool
 	// Logger, when set, receives a warning for each failed read of the
 	// secret after which the cached token is still used (see MaxAge): the
@@ -84,8 +94,10 @@ type TokenSourceOptions struct {
 //
 // Safe for concurrent use. Reads of the secret are shared, and a caller that
 // has a usable token in the cache never waits for one: callers that find the
-// cache stale wait together for one read of AWSCURRENT, and concurrent 401s
-// on a token cause one re-read (see [TokenSource.Rejected]). Each shared
+// cache stale wait together for one read of AWSCURRENT, the reads after a
+// failed one run in the background while the cached token is used on (see
+// [TokenSourceOptions.MaxAge]), and concurrent 401s on a token cause one
+// re-read (see [TokenSource.Rejected]). Each shared
 // read, polls included, is bounded to 10 seconds whatever the callers'
 // contexts; a caller whose context ends stops waiting for it, and the read
 // goes on for the others.
@@ -117,10 +129,15 @@ type TokenSource struct {
 	retryAt         time.Time
 	// rereads are the re-reads after a 401 in progress, by rejected token.
 	rereads map[string]*flight
-	// noNewer is the answer of the last re-read that found no replacement
-	// for its token.
-	noNewer rejection
+	// rejects are the tokens Clickwrap rejected lately, at most
+	// maxRejected of them, each with its back-off. A token under back-off
+	// is not taken as a replacement by a re-read, and the source does not
+	// re-read for it before the back-off ends.
+	rejects map[string]*rejection
 }
+
+// maxRejected bounds the rejected tokens a source remembers.
+const maxRejected = 8
 
 // cachedToken is one read of the secret.
 type cachedToken struct {
@@ -134,13 +151,11 @@ type cachedToken struct {
 	expiresAt time.Time
 }
 
-// rejection is what a re-read after a 401 found when it found no other
-// token than the rejected one: nothing newer, or a failed read.
+// rejection is what the source knows of a token Clickwrap rejected.
 type rejection struct {
-	token string    // the rejected token
-	err   error     // what Rejected answers for token until the back-off ends
-	times int       // re-reads in a row for token that found no replacement
-	until time.Time // end of the back-off: no re-read for token before it
+	err   error     // what Rejected answers for the token until the back-off ends
+	times int       // re-reads in a row for the token (see noteRejectedLocked)
+	until time.Time // end of the back-off: no re-read for the token before it
 }
 
 // flight is one read of the secret in progress, shared by the callers that
@@ -254,7 +269,9 @@ func (s *TokenSource) Token() (*oauth2.Token, error) {
 }
 
 // AccessToken returns the cached token, reading AWSCURRENT when there is
-// none or it is stale: older than MaxAge, or past the secret's expires_at.
+// none or it is stale: older than MaxAge, past the secret's expires_at, or
+// rejected by Clickwrap with its back-off ended (see
+// [TokenSourceOptions.MaxAge]).
 // When that read fails, the cached token is returned while it may still be
 // used, as [TokenSourceOptions.MaxAge] says. The read is shared with the other
 // callers and bounded to 10 seconds; AccessToken stops waiting for it when
@@ -269,13 +286,30 @@ func (s *TokenSource) AccessToken(ctx context.Context) (string, error) {
 func (s *TokenSource) current(ctx context.Context) (cachedToken, error) {
 	s.mu.Lock()
 	now := s.now()
-	if s.cached.fresh(now, s.opts.MaxAge) ||
-		// A refresh failed: the cached token is used on, and only the
-		// caller that starts the next read after the back-off waits for it.
-		(s.refreshFailures > 0 && s.cached.servable(now, s.opts.MaxAge) && (s.refresh != nil || now.Before(s.retryAt))) {
+	// A cached token Clickwrap rejected, with nothing newer found, is used
+	// until its back-off ends; then the cache is stale.
+	r := s.rejectionLocked(s.cached.token, now)
+	rejectedDue := r != nil && !now.Before(r.until)
+	if s.cached.fresh(now, s.opts.MaxAge) && !rejectedDue {
 		c := s.cached
 		s.mu.Unlock()
 		return c, nil
+	}
+	if s.refreshFailures > 0 && s.cached.servable(now, s.opts.MaxAge) {
+		// A refresh failed: the cached token is used on, and the secret is
+		// read again once the back-off has passed. No caller waits for that
+		// read, unless Clickwrap rejected the cached token.
+		switch {
+		case s.refresh != nil || now.Before(s.retryAt):
+			c := s.cached
+			s.mu.Unlock()
+			return c, nil
+		case r == nil:
+			s.startRefreshLocked(ctx)
+			c := s.cached
+			s.mu.Unlock()
+			return c, nil
+		}
 	}
 	f := s.refresh
 	if f == nil {
@@ -300,28 +334,42 @@ func (s *TokenSource) startRefreshLocked(ctx context.Context) *flight {
 	gen := s.gen
 	s.refresh = s.goLocked(ctx, func(ctx context.Context, now func() time.Time) (cachedToken, error) {
 		return s.read(ctx, "AWSCURRENT", now)
-	}, func(c cachedToken, err error) (cachedToken, error) {
+	}, func(c cachedToken, err error) (cachedToken, error, func()) {
 		s.refresh = nil
+		if err != nil && s.gen != gen {
+			// A re-read after a 401 replaced the cache while this read ran:
+			// its token is newer, and this failure says nothing of it.
+			return s.cached, nil, nil
+		}
 		if err != nil {
 			s.refreshFailures++
 			now, wait := s.now(), backoff(s.refreshFailures)
 			s.retryAt = now.Add(wait)
-			if s.opts.Logger != nil && s.cached.servable(now, s.opts.MaxAge) {
-				until := s.cached.readAt.Add(2 * s.opts.MaxAge)
-				if !s.cached.expiresAt.IsZero() && s.cached.expiresAt.Before(until) {
-					until = s.cached.expiresAt
-				}
-				s.opts.Logger.Warn("clickwrap token source: reading the secret failed; still using the cached token",
-					"secret_id", s.secretID, "error", err.Error(), "failures_in_a_row", s.refreshFailures,
+			if s.opts.Logger == nil || !s.cached.servable(now, s.opts.MaxAge) {
+				return cachedToken{}, err, nil
+			}
+			until := s.cached.readAt.Add(2 * s.opts.MaxAge)
+			if !s.cached.expiresAt.IsZero() && s.cached.expiresAt.Before(until) {
+				until = s.cached.expiresAt
+			}
+			logger, failures := s.opts.Logger, s.refreshFailures
+			return cachedToken{}, err, func() {
+				logger.Warn("clickwrap token source: reading the secret failed; still using the cached token",
+					"secret_id", s.secretID, "error", err.Error(), "failures_in_a_row", failures,
 					"used_until", until, "next_read_in", wait)
 			}
-			return cachedToken{}, err
 		}
 		if s.gen == gen {
 			s.installLocked(c)
+			// The secret still holds a token Clickwrap rejected: this read
+			// found nothing newer, as a re-read after a 401 would not have.
+			now := s.now()
+			if r := s.rejectionLocked(c.token, now); r != nil && !now.Before(r.until) {
+				s.noteRejectedLocked(c.token, r.err, now)
+			}
 		} // else a re-read after a 401 replaced the cache while this read ran: keep its token
 		s.refreshFailures = 0
-		return s.cached, nil
+		return s.cached, nil, nil
 	})
 	return s.refresh
 }
@@ -348,7 +396,13 @@ const (
 // fails, the error is the read's (see [TokenSource.Token]). Either is
 // remembered: the same token reported again gets the same error without a
 // read until a back-off has passed, 1 second after the first such re-read
-// and doubling with each further one for that token, at most 30 seconds.
+// and doubling with each further one for that token, at most 30 seconds;
+// once a back-off ended as long ago as it lasted, the next one starts again
+// at 1 second. The source remembers the last few rejected tokens: a re-read
+// does not take one of them as the replacement while its back-off lasts (a
+// token rejected has a back-off even when its re-read found a
+// replacement), so a rejected AWSPENDING token does not bring back a
+// rejected AWSCURRENT one (see [TokenSourceOptions.FallbackToPending]).
 // Errors name the secret, never a token.
 func (s *TokenSource) Rejected(ctx context.Context, token string) (string, error) {
 	c, err := s.rejected(ctx, token)
@@ -363,8 +417,8 @@ func (s *TokenSource) rejected(ctx context.Context, token string) (cachedToken, 
 		s.mu.Unlock()
 		return c, nil // another caller already replaced it
 	}
-	if s.noNewer.token == token && s.now().Before(s.noNewer.until) {
-		err := s.noNewer.err
+	if r := s.rejectionLocked(token, s.now()); r != nil && s.now().Before(r.until) {
+		err := r.err
 		s.mu.Unlock()
 		return cachedToken{}, err
 	}
@@ -384,27 +438,86 @@ func (s *TokenSource) startRereadLocked(ctx context.Context, token string) *flig
 	}
 	f := s.goLocked(ctx, func(ctx context.Context, now func() time.Time) (cachedToken, error) {
 		return s.reread(ctx, token, now)
-	}, func(c cachedToken, err error) (cachedToken, error) {
+	}, func(c cachedToken, err error) (cachedToken, error, func()) {
 		delete(s.rereads, token)
 		if err == nil && (s.cached.token == "" || s.cached.token == token) {
 			s.installLocked(c)
 		}
+		// token stays rejected, also when a replacement was found: a re-read
+		// for that replacement does not take token back before token's
+		// back-off ends.
+		rerr := err
+		if rerr == nil {
+			rerr = s.errNoOther()
+		}
+		s.noteRejectedLocked(token, rerr, s.now())
 		if s.cached.token != "" && s.cached.token != token {
 			// This re-read's replacement, or one another read found meanwhile.
-			if s.noNewer.token == token {
-				s.noNewer = rejection{}
-			}
-			return s.cached, nil
+			return s.cached, nil, nil
 		}
-		times := 1
-		if s.noNewer.token == token {
-			times = s.noNewer.times + 1
-		}
-		s.noNewer = rejection{token: token, err: err, times: times, until: s.now().Add(backoff(times))}
-		return cachedToken{}, err
+		return cachedToken{}, err, nil
 	})
 	s.rereads[token] = f
 	return f
+}
+
+// errNoOther is the error of a re-read that found no other token than the
+// rejected one.
+func (s *TokenSource) errNoOther() error {
+	return fmt.Errorf("clickwrap token source: Clickwrap rejected the token in secret %s and the secret holds no other: check the secret's rotation (rotatorctl status)", s.secretID)
+}
+
+// rejectionLocked returns what the source knows of token's rejection, or
+// nil. Once the back-off has ended long since (as long again as the
+// back-off itself), the count of re-reads starts again from zero, so that
+// a rejection hours ago does not lengthen the next back-off. The caller
+// holds s.mu.
+func (s *TokenSource) rejectionLocked(token string, now time.Time) *rejection {
+	r := s.rejects[token]
+	if r == nil || token == "" {
+		return nil
+	}
+	if r.times > 0 && !now.Before(r.until.Add(backoff(r.times))) {
+		r.times = 0
+	}
+	return r
+}
+
+// noteRejectedLocked records one more re-read for token, which Clickwrap
+// rejected, and starts its next back-off; err is what Rejected answers for
+// token meanwhile. The caller holds s.mu.
+func (s *TokenSource) noteRejectedLocked(token string, err error, now time.Time) {
+	r := s.rejectionLocked(token, now)
+	if r == nil {
+		if s.rejects == nil {
+			s.rejects = map[string]*rejection{}
+		}
+		if len(s.rejects) >= maxRejected {
+			// Forget the one whose back-off ended first, never the cached one.
+			var oldest string
+			for t, o := range s.rejects {
+				if t != s.cached.token && (oldest == "" || o.until.Before(s.rejects[oldest].until)) {
+					oldest = t
+				}
+			}
+			delete(s.rejects, oldest)
+		}
+		r = &rejection{}
+		s.rejects[token] = r
+	}
+	r.times++
+	r.err = err
+	r.until = now.Add(backoff(r.times))
+}
+
+// underBackoff reports whether token was rejected by Clickwrap and its
+// back-off has not ended: a re-read does not take it as a replacement.
+func (s *TokenSource) underBackoff(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	r := s.rejectionLocked(token, now)
+	return r != nil && now.Before(r.until)
 }
 
 // reread reads the secret for a token other than the rejected one:
@@ -433,22 +546,25 @@ func (s *TokenSource) reread(ctx context.Context, token string, now func() time.
 			if err != nil {
 				return cachedToken{}, err
 			}
-			if c.token != token {
+			if c.token != token && !s.underBackoff(c.token) {
 				return c, nil
 			}
 		}
 	}
-	return cachedToken{}, fmt.Errorf("clickwrap token source: Clickwrap rejected the token in secret %s and the secret holds no other: check the secret's rotation (rotatorctl status)", s.secretID)
+	return cachedToken{}, s.errNoOther()
 }
 
 // goLocked starts read in a goroutine as a shared flight, under a context
 // that keeps ctx's values but not its cancellation (the callers that wait
 // may give up one by one) and ends after s.readTimeout. When read returns,
-// land runs under s.mu, updates the source and gives the flight's result.
+// or when that context ends first (with an error wrapping its Err; read,
+// which should have returned, is then left to finish alone), land runs
+// under s.mu, updates the source and gives the flight's result,
+// and an action (a log) to run once s.mu is unlocked, or nil.
 // The caller holds s.mu.
 func (s *TokenSource) goLocked(ctx context.Context,
 	read func(ctx context.Context, now func() time.Time) (cachedToken, error),
-	land func(cachedToken, error) (cachedToken, error),
+	land func(cachedToken, error) (cachedToken, error, func()),
 ) *flight {
 	f := &flight{done: make(chan struct{})}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.readTimeout)
@@ -456,10 +572,34 @@ func (s *TokenSource) goLocked(ctx context.Context,
 	go func() {
 		defer close(f.done)
 		defer cancel()
-		c, err := read(fctx, now)
+		type result struct {
+			c   cachedToken
+			err error
+		}
+		// A SecretReader that ignores its context is left to finish alone.
+		results := make(chan result, 1)
+		go func() {
+			c, err := read(fctx, now)
+			results <- result{c, err}
+		}()
+		var res result
+		select {
+		case res = <-results:
+		case <-fctx.Done():
+			select {
+			case res = <-results:
+			default:
+				res.err = fmt.Errorf("clickwrap token source: reading secret %s: %w", s.secretID, fctx.Err())
+			}
+		}
+		c, err := res.c, res.err
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		f.c, f.err = land(c, err)
+		var after func()
+		f.c, f.err, after = land(c, err)
+		s.mu.Unlock()
+		if after != nil {
+			after()
+		}
 	}()
 	return f
 }

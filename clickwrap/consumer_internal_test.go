@@ -71,3 +71,26 @@ func TestBackoff(t *testing.T) {
 		})
 	}
 }
+
+// WaitTokenSourceReads waits until no shared read of s is in progress (a
+// refresh started in the background included), for the tests of package
+// clickwrap_test.
+func WaitTokenSourceReads(s *TokenSource) {
+	for {
+		s.mu.Lock()
+		var fs []*flight
+		if s.refresh != nil {
+			fs = append(fs, s.refresh)
+		}
+		for _, f := range s.rereads {
+			fs = append(fs, f)
+		}
+		s.mu.Unlock()
+		if len(fs) == 0 {
+			return
+		}
+		for _, f := range fs {
+			<-f.done
+		}
+	}
+}

@@ -3,12 +3,14 @@ package clickwrap_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,6 +295,7 @@ func TestTokenSourceServesCachedTokenWhenRefreshFails(t *testing.T) {
 				MaxAge: maxAge, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			clickwrap.SetTokenSourceClock(ts, clock.Now)
 			defer func() {
+				clickwrap.WaitTokenSourceReads(ts)
 				if out := logs.String(); strings.Contains(out, token) || strings.Contains(out, clientSecret) {
 					t.Error("the log holds the token or the client secret")
 				}
@@ -337,12 +340,14 @@ func TestTokenSourceServesCachedTokenWhenRefreshFails(t *testing.T) {
 			if reads := sm.Calls()["GetSecretValue"]; reads != 1 {
 				t.Errorf("GetSecretValue called %d times within the back-off, want 1", reads)
 			}
-			// After it, the secret is read again: still failing, the token is
-			// still served, and the next back-off is longer (2 s).
+			// After it, the secret is read again, in the background: still
+			// failing, the token is still served, and the next back-off is
+			// longer (2 s).
 			clock.Advance(500 * time.Millisecond)
 			if tok, err := ts.Token(); err != nil || tok.AccessToken != token {
 				t.Fatalf("Token after the back-off, still failing: %v", err)
 			}
+			clickwrap.WaitTokenSourceReads(ts)
 			clock.Advance(1500 * time.Millisecond)
 			if _, err := ts.Token(); err != nil {
 				t.Fatal(err)
@@ -350,10 +355,15 @@ func TestTokenSourceServesCachedTokenWhenRefreshFails(t *testing.T) {
 			if reads := sm.Calls()["GetSecretValue"]; reads != 2 {
 				t.Errorf("GetSecretValue called %d times after 1 s and 2.5 s of failures, want 2", reads)
 			}
-			// Secrets Manager is back: the next read after the back-off
-			// replaces the cache, with a new Expiry.
+			// Secrets Manager is back: the next read after the back-off,
+			// started in the background by a call that still gets the
+			// cached token, replaces the cache, with a new Expiry.
 			sm.FailNext("GetSecretValue", 0, "")
 			clock.Advance(500 * time.Millisecond)
+			if tok, err := ts.Token(); err != nil || tok.AccessToken != token {
+				t.Fatalf("Token starting the read after the back-off: %v", err)
+			}
+			clickwrap.WaitTokenSourceReads(ts)
 			tok, err = ts.Token()
 			if err != nil {
 				t.Fatal(err)
@@ -517,6 +527,464 @@ func TestTransport401ReplaysOnlyWhatItCan(t *testing.T) {
 			}
 			if st := r.cw.Stats(); st.APIRequests != 1 || st.APIRejected != 0 {
 				t.Errorf("the next request took %d tries (%d rejected), want 1 with the new token", st.APIRequests, st.APIRejected)
+			}
+		})
+	}
+}
+
+// putPending stores, as the secret's AWSPENDING version, its AWSCURRENT
+// value with access_token replaced by token: a token minted by a rotation
+// in progress.
+func putPending(t *testing.T, r *rotating, token string) {
+	t.Helper()
+	sm := r.sm.Client()
+	out, err := sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var value map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &value); err != nil {
+		t.Fatal(err)
+	}
+	value["access_token"] = token
+	b, err := json.Marshal(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(r.arn), SecretString: aws.String(string(b)), VersionStages: []string{"AWSPENDING"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTransportBacksOffWhenEveryTokenIsRejected: Clickwrap rejects the
+// AWSCURRENT token and, with FallbackToPending, the AWSPENDING one too; 10
+// requests in a row each get the 401, and after the first re-reads the
+// source backs off: no more reads, one send per request. Before the fix,
+// with both tokens rejected, the re-read for each found the other, so the
+// back-off never started: 45 reads and 40 sends.
+func TestTransportBacksOffWhenEveryTokenIsRejected(t *testing.T) {
+	t.Parallel()
+	const requests = 10
+	tests := []struct {
+		name     string
+		fallback bool
+		pending  bool // AWSPENDING holds a token Clickwrap rejects
+		// wantReads and wantSends are the GetSecretValue calls and the
+		// requests Clickwrap sees for the 10 requests.
+		wantReads, wantSends int
+	}{
+		{name: "AWSCURRENT rejected", wantReads: 1, wantSends: requests},
+		{name: "AWSCURRENT rejected, fallback, no pending", fallback: true, wantReads: 2 * 5, wantSends: requests},
+		// The re-read for AWSCURRENT finds AWSPENDING (2 reads), which is
+		// sent and rejected; the re-read for it polls (10 reads) and does not
+		// take AWSCURRENT back.
+		{name: "AWSCURRENT and AWSPENDING rejected, fallback", fallback: true, pending: true, wantReads: 2 + 2*5, wantSends: requests + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRotating(t)
+			clock := &fakeClock{t: time.Now()}
+			ts := clickwrap.NewTokenSource(r.sm.Client(), r.arn, clickwrap.TokenSourceOptions{MaxAge: time.Hour, FallbackToPending: tt.fallback})
+			clickwrap.SetTokenSourceClock(ts, clock.Now)
+			hc := &http.Client{Transport: &clickwrap.Transport{Source: ts, Base: r.cw.Client().Transport}}
+			url := r.cw.APIURL() + "/sites"
+			if code, err := getStatus(hc, url); code != http.StatusOK {
+				t.Fatalf("first request: HTTP %d %v", code, err)
+			}
+			current, err := ts.AccessToken(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.pending {
+				putPending(t, r, "pending-token-unknown-to-clickwrap")
+			}
+			r.cw.Revoke(current)
+			wave := func(name string) (reads, sends int) {
+				t.Helper()
+				r.sm.ResetCalls()
+				r.cw.ResetStats()
+				for i := range requests {
+					if code, err := getStatus(hc, url); code != http.StatusUnauthorized {
+						t.Fatalf("%s, request %d: HTTP %d %v, want 401", name, i+1, code, err)
+					}
+				}
+				return r.sm.Calls()["GetSecretValue"], r.cw.Stats().APIRequests
+			}
+			reads, sends := wave("first wave")
+			if reads != tt.wantReads || sends != tt.wantSends {
+				t.Errorf("%d requests: %d GetSecretValue calls and %d sends, want %d and %d", requests, reads, sends, tt.wantReads, tt.wantSends)
+			}
+			// Once the back-off has passed, the next wave costs no more.
+			clock.Advance(time.Second)
+			reads, sends = wave("after the back-off")
+			if reads > tt.wantReads || sends > tt.wantSends {
+				t.Errorf("%d requests after the back-off: %d GetSecretValue calls and %d sends, want at most %d and %d", requests, reads, sends, tt.wantReads, tt.wantSends)
+			}
+		})
+	}
+}
+
+// TestTokenSourceRefreshesInTheBackgroundAfterAFailure: once a refresh has
+// failed and its back-off has passed, the next call starts the read in the
+// background and gets the cached token at once, even with Secrets Manager
+// hung and a short deadline. Before the fix that caller waited for the read
+// (up to its bound), and one whose context ended first got an error.
+func TestTokenSourceRefreshesInTheBackgroundAfterAFailure(t *testing.T) {
+	t.Parallel()
+	const (
+		maxAge    = 5 * time.Minute
+		readBound = 2 * time.Second
+		deadline  = 100 * time.Millisecond
+	)
+	tests := []struct {
+		name string
+		use  func(ctx context.Context, r *rotating, ts *clickwrap.TokenSource, hc *http.Client) (string, error)
+	}{
+		{name: "AccessToken with a deadline", use: func(ctx context.Context, _ *rotating, ts *clickwrap.TokenSource, _ *http.Client) (string, error) {
+			return ts.AccessToken(ctx)
+		}},
+		{name: "Token", use: func(_ context.Context, _ *rotating, ts *clickwrap.TokenSource, _ *http.Client) (string, error) {
+			tok, err := ts.Token()
+			if err != nil {
+				return "", err
+			}
+			return tok.AccessToken, nil
+		}},
+		{name: "Transport request with a deadline", use: func(ctx context.Context, r *rotating, ts *clickwrap.TokenSource, hc *http.Client) (string, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.cw.APIURL()+"/sites", nil)
+			if err != nil {
+				return "", err
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				return "", err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return "", errors.New(resp.Status)
+			}
+			return ts.AccessToken(ctx)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRotating(t)
+			clock := &fakeClock{t: time.Now()}
+			ts := clickwrap.NewTokenSource(noRetries(r.sm), r.arn, clickwrap.TokenSourceOptions{MaxAge: maxAge})
+			clickwrap.SetTokenSourceClock(ts, clock.Now)
+			clickwrap.SetTokenSourceReadTimeout(ts, readBound)
+			hc := &http.Client{Transport: &clickwrap.Transport{Source: ts, Base: r.cw.Client().Transport}}
+			cached, err := ts.AccessToken(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(maxAge)
+			r.sm.FailNext("GetSecretValue", 1, "ThrottlingException")
+			if _, err := ts.Token(); err != nil {
+				t.Fatalf("Token after a failed refresh: %v", err)
+			}
+			clock.Advance(time.Second) // the back-off after the failure
+			entered, release := holdReads(t, r.sm)
+			defer func() { release(); clickwrap.WaitTokenSourceReads(ts) }()
+
+			ctx, cancel := context.WithTimeout(t.Context(), deadline)
+			defer cancel()
+			start := time.Now()
+			tok, err := tt.use(ctx, r, ts, hc)
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("the call took %s with a usable cached token, want no wait for the read", took)
+			}
+			if err != nil {
+				t.Fatalf("with a usable cached token and the refresh hung: %v", err)
+			}
+			if tok != cached {
+				t.Error("the call did not get the cached token")
+			}
+			select {
+			case <-entered:
+			case <-time.After(5 * time.Second):
+				t.Error("no refresh reached Secrets Manager after the back-off")
+			}
+		})
+	}
+}
+
+// TestTokenSourceLeavesARejectedTokenAfterItsBackOff: a 401 on the cached
+// token found nothing newer; a rotation then stores a new token. Once the
+// back-off has ended, AccessToken and Token read the secret and return the
+// new token. Before the fix they returned the rejected one until MaxAge.
+func TestTokenSourceLeavesARejectedTokenAfterItsBackOff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		get  func(ts *clickwrap.TokenSource) (string, error)
+	}{
+		{name: "AccessToken", get: func(ts *clickwrap.TokenSource) (string, error) { return ts.AccessToken(context.Background()) }},
+		{name: "Token", get: func(ts *clickwrap.TokenSource) (string, error) {
+			tok, err := ts.Token()
+			if err != nil {
+				return "", err
+			}
+			return tok.AccessToken, nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRotating(t)
+			clock := &fakeClock{t: time.Now()}
+			ts := clickwrap.NewTokenSource(r.sm.Client(), r.arn, clickwrap.TokenSourceOptions{MaxAge: time.Hour})
+			clickwrap.SetTokenSourceClock(ts, clock.Now)
+			old, err := tt.get(ts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.cw.Revoke(old)
+			if _, err := ts.Rejected(t.Context(), old); err == nil {
+				t.Fatal("Rejected found a replacement before any rotation")
+			}
+			r.rotate(t)
+			clock.Advance(time.Second) // the back-off after the first empty re-read
+			got, err := tt.get(ts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == old {
+				t.Fatal("after the back-off the source still returns the rejected token")
+			}
+			if !r.cw.Valid(got) {
+				t.Fatal("the token returned after the back-off is not the rotated one")
+			}
+		})
+	}
+}
+
+// TestTokenSourceBackOffStartsAgainAfterAQuietSpell: a token rejected
+// twice, with nothing newer, is under a 2 s back-off; rejected again an hour
+// later, its back-off starts again at 1 s. Before the fix it went on
+// doubling (4 s), however long ago the last rejection was.
+func TestTokenSourceBackOffStartsAgainAfterAQuietSpell(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		quiet     time.Duration
+		wantReads int // reads for the rejection 1 s after the one after the quiet spell
+	}{
+		{name: "an hour later", quiet: time.Hour, wantReads: 1},
+		{name: "right after the back-off", quiet: 2 * time.Second, wantReads: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRotating(t)
+			clock := &fakeClock{t: time.Now()}
+			ts := clickwrap.NewTokenSource(r.sm.Client(), r.arn, clickwrap.TokenSourceOptions{MaxAge: 24 * time.Hour})
+			clickwrap.SetTokenSourceClock(ts, clock.Now)
+			tok, err := ts.AccessToken(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.cw.Revoke(tok)
+			for _, wait := range []time.Duration{0, time.Second, tt.quiet} { // back-offs 1 s, 2 s, then 1 s or 4 s
+				clock.Advance(wait)
+				if _, err := ts.Rejected(t.Context(), tok); err == nil {
+					t.Fatal("Rejected found a replacement")
+				}
+			}
+			r.sm.ResetCalls()
+			clock.Advance(time.Second)
+			_, _ = ts.Rejected(t.Context(), tok)
+			if got := r.sm.Calls()["GetSecretValue"]; got != tt.wantReads {
+				t.Errorf("GetSecretValue called %d times 1 s after the last rejection, want %d", got, tt.wantReads)
+			}
+		})
+	}
+}
+
+// TestTokenSourceRefreshFailureAfterAReplacement: a refresh of AWSCURRENT
+// is held in Secrets Manager while a re-read after a 401 installs a newer
+// token; when the refresh then fails, nothing is logged and the newer token
+// is used. Before the fix the failure was counted and logged as "still using
+// the cached token".
+func TestTokenSourceRefreshFailureAfterAReplacement(t *testing.T) {
+	t.Parallel()
+	const maxAge = 5 * time.Minute
+	tests := []struct {
+		name     string
+		replaced bool // a re-read installs a newer token while the refresh is held
+		wantWarn bool
+	}{
+		{name: "replaced meanwhile", replaced: true},
+		{name: "not replaced", wantWarn: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRotating(t)
+			clock := &fakeClock{t: time.Now()}
+			var logs syncBuffer
+			ts := clickwrap.NewTokenSource(noRetries(r.sm), r.arn, clickwrap.TokenSourceOptions{
+				MaxAge: maxAge, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			clickwrap.SetTokenSourceClock(ts, clock.Now)
+			old, err := ts.AccessToken(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.rotate(t)
+			clock.Advance(maxAge)
+
+			// The first GetSecretValue (the refresh) waits for release and
+			// fails; the others pass.
+			entered, gate := make(chan struct{}), make(chan struct{})
+			var calls atomic.Int32
+			remove := r.sm.OnCall("GetSecretValue", func(secretsmanagertest.Call) error {
+				if calls.Add(1) != 1 {
+					return nil
+				}
+				close(entered)
+				<-gate
+				return errors.New("injected failure")
+			})
+			defer remove()
+			done := make(chan string, 1)
+			go func() {
+				tok, _ := ts.AccessToken(context.Background())
+				done <- tok
+			}()
+			<-entered
+			if tt.replaced {
+				if _, err := ts.Rejected(t.Context(), old); err != nil {
+					t.Fatalf("Rejected after a rotation: %v", err)
+				}
+			}
+			close(gate)
+			tok := <-done
+			clickwrap.WaitTokenSourceReads(ts)
+			out := logs.String()
+			if strings.Contains(out, tok) || strings.Contains(out, old) || strings.Contains(out, clientSecret) {
+				t.Error("the log holds a token or the client secret")
+			}
+			if got := strings.Contains(out, "still using the cached token"); got != tt.wantWarn {
+				t.Errorf("warning logged = %v, want %v", got, tt.wantWarn)
+			}
+			if tt.replaced && (tok == old || !r.cw.Valid(tok)) {
+				t.Error("the caller did not get the newer token")
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// deafReader is a SecretReader whose GetSecretValue ignores its context:
+// it waits for gate to close, then reads from the emulator.
+type deafReader struct {
+	sm   clickwrap.SecretReader
+	gate chan struct{}
+}
+
+func (d *deafReader) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	<-d.gate
+	return d.sm.GetSecretValue(context.Background(), in, opts...)
+}
+
+// TestTokenSourceOutlivesAReaderThatIgnoresItsContext: a SecretReader that
+// ignores its context hangs; each shared read still ends at its bound, so
+// callers get the cached token or an error wrapping
+// context.DeadlineExceeded instead of waiting for ever. Before the fix a
+// read landed only when the reader returned: every caller waited.
+func TestTokenSourceOutlivesAReaderThatIgnoresItsContext(t *testing.T) {
+	t.Parallel()
+	const (
+		maxAge    = 5 * time.Minute
+		readBound = 300 * time.Millisecond
+	)
+	tests := []struct {
+		name    string
+		cached  bool // a first read succeeded before the reader hung
+		call    func(ts *clickwrap.TokenSource, cached string) (string, error)
+		wantErr bool
+	}{
+		{name: "first read", call: func(ts *clickwrap.TokenSource, _ string) (string, error) {
+			return ts.AccessToken(context.Background())
+		}, wantErr: true},
+		{name: "refresh after MaxAge", cached: true, call: func(ts *clickwrap.TokenSource, _ string) (string, error) {
+			tok, err := ts.Token()
+			if err != nil {
+				return "", err
+			}
+			return tok.AccessToken, nil
+		}},
+		{name: "re-read after a 401", cached: true, call: func(ts *clickwrap.TokenSource, cached string) (string, error) {
+			return ts.Rejected(context.Background(), cached)
+		}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRotating(t)
+			reader := &deafReader{sm: r.sm.Client(), gate: make(chan struct{})}
+			clock := &fakeClock{t: time.Now()}
+			ts := clickwrap.NewTokenSource(reader, r.arn, clickwrap.TokenSourceOptions{MaxAge: maxAge})
+			clickwrap.SetTokenSourceClock(ts, clock.Now)
+			clickwrap.SetTokenSourceReadTimeout(ts, readBound)
+			var once sync.Once
+			release := func() { once.Do(func() { close(reader.gate) }) }
+			defer release()
+			var cached string
+			if tt.cached {
+				release()
+				var err error
+				if cached, err = ts.AccessToken(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				reader.gate = make(chan struct{})
+				once = sync.Once{}
+				clock.Advance(maxAge)
+			}
+
+			type result struct {
+				tok string
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				tok, err := tt.call(ts, cached)
+				done <- result{tok, err}
+			}()
+			select {
+			case res := <-done:
+				if tt.wantErr {
+					if !errors.Is(res.err, context.DeadlineExceeded) {
+						t.Errorf("error %v, want one wrapping context.DeadlineExceeded", res.err)
+					}
+				} else if res.err != nil || res.tok != cached {
+					t.Errorf("want the cached token, got error %v", res.err)
+				}
+			case <-time.After(readBound + 5*time.Second):
+				t.Errorf("the call was still waiting %s after it started, with a read bound of %s", readBound+5*time.Second, readBound)
+				release()
+				<-done
 			}
 		})
 	}
