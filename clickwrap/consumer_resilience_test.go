@@ -19,6 +19,7 @@ import (
 
 	"github.com/clickwrap-rotator/clickwrap-rotator/clickwrap"
 	"github.com/clickwrap-rotator/clickwrap-rotator/internal/secretsmanagertest"
+	"github.com/clickwrap-rotator/clickwrap-rotator/internal/syncbuf"
 )
 
 // These tests cover how the token source behaves when Clickwrap rejects the
@@ -107,19 +108,9 @@ func TestTransportConcurrent401sShareOneReread(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRotating(t)
-			clock := &fakeClock{t: time.Now()}
-			ts := clickwrap.NewTokenSource(r.sm.Client(), r.arn, clickwrap.TokenSourceOptions{MaxAge: time.Hour, FallbackToPending: tt.fallback})
-			clickwrap.SetTokenSourceClock(ts, clock.Now)
-			hc := &http.Client{Transport: &clickwrap.Transport{Source: ts, Base: r.cw.Client().Transport}}
+			r, clock, ts, hc := newTransportWorld(t, tt.fallback)
 			url := r.cw.APIURL() + "/sites?per_page=1"
-			if code, err := getStatus(hc, url); code != http.StatusOK {
-				t.Fatalf("first request: HTTP %d %v", code, err)
-			}
-			old, err := ts.AccessToken(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
+			old := firstToken(t, ts, hc, url)
 			r.cw.Revoke(old)
 
 			wave := func(name string, want, wantReads int, within time.Duration) {
@@ -424,12 +415,7 @@ func TestConsumersKeepAWorkingTokenWhenSecretsManagerFails(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRotating(t)
-			clock := &fakeClock{t: time.Now()}
-			ts := clickwrap.NewTokenSource(noRetries(r.sm), r.arn, clickwrap.TokenSourceOptions{MaxAge: maxAge})
-			clickwrap.SetTokenSourceClock(ts, clock.Now)
-			clickwrap.SetTokenSourceReadTimeout(ts, readBound)
-			hc := &http.Client{Transport: &clickwrap.Transport{Source: ts, Base: r.cw.Client().Transport}}
+			r, clock, ts, hc := newSourceWorld(t, clickwrap.TokenSourceOptions{MaxAge: maxAge}, true, readBound)
 			if code, err := getStatus(hc, r.cw.APIURL()+"/sites"); code != http.StatusOK {
 				t.Fatalf("first request: HTTP %d %v", code, err)
 			}
@@ -585,19 +571,9 @@ func TestTransportBacksOffWhenEveryTokenIsRejected(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRotating(t)
-			clock := &fakeClock{t: time.Now()}
-			ts := clickwrap.NewTokenSource(r.sm.Client(), r.arn, clickwrap.TokenSourceOptions{MaxAge: time.Hour, FallbackToPending: tt.fallback})
-			clickwrap.SetTokenSourceClock(ts, clock.Now)
-			hc := &http.Client{Transport: &clickwrap.Transport{Source: ts, Base: r.cw.Client().Transport}}
+			r, clock, ts, hc := newTransportWorld(t, tt.fallback)
 			url := r.cw.APIURL() + "/sites"
-			if code, err := getStatus(hc, url); code != http.StatusOK {
-				t.Fatalf("first request: HTTP %d %v", code, err)
-			}
-			current, err := ts.AccessToken(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
+			current := firstToken(t, ts, hc, url)
 			if tt.pending {
 				putPending(t, r, "pending-token-unknown-to-clickwrap")
 			}
@@ -672,12 +648,7 @@ func TestTokenSourceRefreshesInTheBackgroundAfterAFailure(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRotating(t)
-			clock := &fakeClock{t: time.Now()}
-			ts := clickwrap.NewTokenSource(noRetries(r.sm), r.arn, clickwrap.TokenSourceOptions{MaxAge: maxAge})
-			clickwrap.SetTokenSourceClock(ts, clock.Now)
-			clickwrap.SetTokenSourceReadTimeout(ts, readBound)
-			hc := &http.Client{Transport: &clickwrap.Transport{Source: ts, Base: r.cw.Client().Transport}}
+			r, clock, ts, hc := newSourceWorld(t, clickwrap.TokenSourceOptions{MaxAge: maxAge}, true, readBound)
 			cached, err := ts.AccessToken(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -826,7 +797,7 @@ func TestTokenSourceRefreshFailureAfterAReplacement(t *testing.T) {
 			t.Parallel()
 			r := newRotating(t)
 			clock := &fakeClock{t: time.Now()}
-			var logs syncBuffer
+			var logs syncbuf.Buffer
 			ts := clickwrap.NewTokenSource(noRetries(r.sm), r.arn, clickwrap.TokenSourceOptions{
 				MaxAge: maxAge, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			clickwrap.SetTokenSourceClock(ts, clock.Now)
@@ -876,24 +847,6 @@ func TestTokenSourceRefreshFailureAfterAReplacement(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // deafReader is a SecretReader whose GetSecretValue ignores its context:
@@ -988,4 +941,44 @@ func TestTokenSourceOutlivesAReaderThatIgnoresItsContext(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newTransportWorld is a rotating secret read by a TokenSource (MaxAge an
+// hour, on a fake clock) behind a Transport to the sandbox.
+func newTransportWorld(t *testing.T, fallback bool) (*rotating, *fakeClock, *clickwrap.TokenSource, *http.Client) {
+	t.Helper()
+	return newSourceWorld(t, clickwrap.TokenSourceOptions{MaxAge: time.Hour, FallbackToPending: fallback}, false, 0)
+}
+
+// newSourceWorld is newTransportWorld with the TokenSource's options
+// given, reading through the emulator's client without the SDK's retries
+// when noRetry, and with readBound, when not zero, as its read bound.
+func newSourceWorld(t *testing.T, opts clickwrap.TokenSourceOptions, noRetry bool, readBound time.Duration) (*rotating, *fakeClock, *clickwrap.TokenSource, *http.Client) {
+	t.Helper()
+	r := newRotating(t)
+	clock := &fakeClock{t: time.Now()}
+	var reader clickwrap.SecretReader = r.sm.Client()
+	if noRetry {
+		reader = noRetries(r.sm)
+	}
+	ts := clickwrap.NewTokenSource(reader, r.arn, opts)
+	clickwrap.SetTokenSourceClock(ts, clock.Now)
+	if readBound != 0 {
+		clickwrap.SetTokenSourceReadTimeout(ts, readBound)
+	}
+	return r, clock, ts, &http.Client{Transport: &clickwrap.Transport{Source: ts, Base: r.cw.Client().Transport}}
+}
+
+// firstToken makes a first request to url through hc, which must succeed,
+// and returns the token ts then holds.
+func firstToken(t *testing.T, ts *clickwrap.TokenSource, hc *http.Client, url string) string {
+	t.Helper()
+	if code, err := getStatus(hc, url); code != http.StatusOK {
+		t.Fatalf("first request: HTTP %d %v", code, err)
+	}
+	tok, err := ts.AccessToken(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
