@@ -457,6 +457,8 @@ func TestCheckAnswers(t *testing.T) {
 		{"200 data given twice", answer{200, "application/json", nil, `{"data":null,"data":[]}`}, neither, `giving "data" twice`},
 		{"200 data twice in two cases", answer{200, "application/json", nil, `{"data":[],"Data":[]}`}, neither, `giving "data" twice`},
 		{"200 empty errors with spaces", answer{200, "application/json", nil, `{"errors":[ ],"data":[]}`}, proven, ""},
+		{"200 empty error object", answer{200, "application/json", nil, `{"error":{},"data":[]}`}, neither, "a JSON error object"},
+		{"200 error object with spaces", answer{200, "application/json", nil, `{"error": { },"data":[]}`}, neither, "a JSON error object"},
 		{"200 empty errors object", answer{200, "application/json", nil, "{\"errors\":{\n},\"data\":[]}"}, proven, ""},
 		{"200 success true", answer{200, "application/json", nil, `{"success":true,"data":[]}`}, proven, ""},
 		{"200 body over 1 MiB", answer{200, "application/json", nil, `{"data":[]}` + strings.Repeat(" ", 1<<20) + "<html>"}, neither, "a body larger than"},

@@ -262,7 +262,8 @@ func isAPIObject(body []byte, h http.Header) (string, bool) {
 		}
 		got[name] = m.value
 	}
-	if !isEmptyJSON(got["error"], "false", `""`) || !isEmptyJSON(got["errors"]) || slices.Contains([]string{"false", `"false"`}, strings.ToLower(string(got["success"]))) {
+	errorSaysNothing := slices.Contains([]string{"", "null", "false", `""`}, string(got["error"]))
+	if !errorSaysNothing || !isEmptyJSON(got["errors"]) || slices.Contains([]string{"false", `"false"`}, strings.ToLower(string(got["success"]))) {
 		return "a JSON error object", false
 	}
 	if d := got["data"]; len(d) == 0 || (d[0] != '[' && d[0] != '{') {
@@ -271,11 +272,12 @@ func isAPIObject(body []byte, h http.Header) (string, bool) {
 	return "", true
 }
 
-// isEmptyJSON reports whether a member's value says nothing: absent, null,
-// an empty array or object (whatever its spacing), or one of the literals
-// also given (false, "").
-func isEmptyJSON(v json.RawMessage, also ...string) bool {
-	if len(v) == 0 || string(v) == "null" || slices.Contains(also, string(v)) {
+// isEmptyJSON reports whether an "errors" value lists nothing: absent,
+// null, or an empty array or object (whatever its spacing). An "error"
+// member is stricter: anything but null, false or "" (an empty object
+// included) says the request failed.
+func isEmptyJSON(v json.RawMessage) bool {
+	if len(v) == 0 || string(v) == "null" {
 		return true
 	}
 	switch v[0] {
